@@ -1,0 +1,158 @@
+"""First-order update rules for training neural networks.
+
+Every rule has the same signature::
+
+    next_w, config = update(w, dw, config=None)
+
+Inputs:
+- w: array of weights, any shape.
+- dw: array of the same shape as w, the gradient of the loss with respect to w.
+- config: dict of hyperparameters (learning rate, momentum, ...) and of the state the rule keeps
+  between steps (velocity, moving averages, step count). ``None`` means all defaults. Missing
+  hyperparameters are filled in with ``config.setdefault``, so the returned dict lists every
+  value that was used.
+
+Returns:
+- next_w: the updated weights, a NEW array of w's shape and dtype. ``w`` and ``dw`` are never
+  modified; the caller (usually the Solver) stores next_w in place of w.
+- config: the same dict, holding the state to pass to the next call.
+
+State arrays (velocity, cache, m, v) are kept in w's dtype, so float32 weights are updated with
+float32 arithmetic. A gradient of another floating dtype is converted to w's dtype first.
+Hyperparameters out of range raise ValueError; w and dw of different shapes raise ValueError.
+"""
+
+import numpy as np
+
+from . import _validate
+
+
+def _prepare(w, dw, config, rule):
+    """Check ``w`` and ``dw``; return ``(w, dw, config)`` with dw in w's dtype and a config dict."""
+    w = _validate.float_array(w, "w")
+    dw = _validate.float_array(dw, "dw")
+    _validate.check_same_shape(w, dw, "w", "dw")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise TypeError(f"{rule} config must be a dict or None, got {type(config).__name__}")
+    return w, dw.astype(w.dtype, copy=False), config
+
+
+def _hyper(config, key, default, rule, **bounds):
+    """Fill in ``config[key]`` with its default and return it as a float checked against bounds."""
+    config.setdefault(key, default)
+    return _validate.float_param(config, key, f"{rule} config", default, **bounds)
+
+
+def _state(config, key, w, rule):
+    """Return the state array ``config[key]`` in w's dtype, starting from zeros like w."""
+    value = config.get(key)
+    if value is None:
+        return np.zeros_like(w)
+    value = np.asarray(value)
+    if value.shape != w.shape:
+        raise ValueError(
+            f"{rule} config[{key!r}] has shape {value.shape} but w has shape {w.shape}; "
+            "was this config used for another parameter?")
+    return value.astype(w.dtype, copy=False)
+
+
+def sgd(w, dw, config=None):
+    """Vanilla stochastic gradient descent: next_w = w - learning_rate * dw.
+
+    config:
+    - learning_rate: scalar > 0 (default 1e-2).
+    """
+    w, dw, config = _prepare(w, dw, config, "sgd")
+    lr = _hyper(config, "learning_rate", 1e-2, "sgd", low=0.0, low_open=True)
+
+    next_w = w - lr * dw
+    return next_w, config
+
+
+def sgd_momentum(w, dw, config=None):
+    """Stochastic gradient descent with momentum.
+
+    v <- momentum * v - learning_rate * dw, then next_w = w + v.
+
+    config:
+    - learning_rate: scalar > 0 (default 1e-2).
+    - momentum: scalar in [0, 1) (default 0.9); 0 is plain sgd.
+    - velocity: array like w, the running velocity (default zeros). Stored back in config.
+    """
+    w, dw, config = _prepare(w, dw, config, "sgd_momentum")
+    lr = _hyper(config, "learning_rate", 1e-2, "sgd_momentum", low=0.0, low_open=True)
+    mu = _hyper(config, "momentum", 0.9, "sgd_momentum", low=0.0, high=1.0, high_open=True)
+    v = _state(config, "velocity", w, "sgd_momentum")
+
+    ### BEGIN SOLUTION
+    v = mu * v - lr * dw
+    next_w = w + v
+    config["velocity"] = v
+    ### END SOLUTION
+    return next_w, config
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp: scale each step by a moving average of squared gradients.
+
+    cache <- decay_rate * cache + (1 - decay_rate) * dw**2, then
+    next_w = w - learning_rate * dw / (sqrt(cache) + epsilon).
+
+    config:
+    - learning_rate: scalar > 0 (default 1e-2).
+    - decay_rate: scalar in [0, 1) (default 0.99), how much of the old cache is kept.
+    - epsilon: scalar > 0 (default 1e-8), keeps the division finite.
+    - cache: array like w, the moving average of dw**2 (default zeros). Stored back in config.
+    """
+    w, dw, config = _prepare(w, dw, config, "rmsprop")
+    lr = _hyper(config, "learning_rate", 1e-2, "rmsprop", low=0.0, low_open=True)
+    decay = _hyper(config, "decay_rate", 0.99, "rmsprop", low=0.0, high=1.0, high_open=True)
+    eps = _hyper(config, "epsilon", 1e-8, "rmsprop", low=0.0, low_open=True)
+    cache = _state(config, "cache", w, "rmsprop")
+
+    ### BEGIN SOLUTION
+    cache = decay * cache + (1 - decay) * dw * dw
+    next_w = w - lr * dw / (np.sqrt(cache) + eps)
+    config["cache"] = cache
+    ### END SOLUTION
+    return next_w, config
+
+
+def adam(w, dw, config=None):
+    """Adam: momentum on the gradient plus RMSProp scaling, both bias-corrected.
+
+    With t incremented first (so the first step uses t = 1):
+    m <- beta1 * m + (1 - beta1) * dw;   v <- beta2 * v + (1 - beta2) * dw**2;
+    m_hat = m / (1 - beta1**t);          v_hat = v / (1 - beta2**t);
+    next_w = w - learning_rate * m_hat / (sqrt(v_hat) + epsilon).
+
+    config:
+    - learning_rate: scalar > 0 (default 1e-3).
+    - beta1: scalar in [0, 1) (default 0.9), decay of the gradient average m.
+    - beta2: scalar in [0, 1) (default 0.999), decay of the squared-gradient average v.
+    - epsilon: scalar > 0 (default 1e-8).
+    - m, v: arrays like w (default zeros). t: integer step count >= 0 (default 0).
+      All three are stored back in config.
+    """
+    w, dw, config = _prepare(w, dw, config, "adam")
+    lr = _hyper(config, "learning_rate", 1e-3, "adam", low=0.0, low_open=True)
+    beta1 = _hyper(config, "beta1", 0.9, "adam", low=0.0, high=1.0, high_open=True)
+    beta2 = _hyper(config, "beta2", 0.999, "adam", low=0.0, high=1.0, high_open=True)
+    eps = _hyper(config, "epsilon", 1e-8, "adam", low=0.0, low_open=True)
+    m = _state(config, "m", w, "adam")
+    v = _state(config, "v", w, "adam")
+    config.setdefault("t", 0)
+    t = _validate.int_param(config, "t", "adam config", 0)
+
+    ### BEGIN SOLUTION
+    t += 1
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw * dw
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    next_w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    config["m"], config["v"], config["t"] = m, v, t
+    ### END SOLUTION
+    return next_w, config

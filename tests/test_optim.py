@@ -1,0 +1,247 @@
+"""Update rules against their formulas, worked out by hand on 2-element arrays."""
+
+import numpy as np
+import pytest
+
+from cs231n import optim
+
+RULES = ["sgd", "sgd_momentum", "rmsprop", "adam"]
+DEFAULTS = {
+    "sgd": {"learning_rate": 1e-2},
+    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
+    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
+    "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+}
+STATE_KEYS = {"sgd": [], "sgd_momentum": ["velocity"], "rmsprop": ["cache"], "adam": ["m", "v"]}
+
+
+def w0():
+    return np.array([1.0, -2.0])
+
+
+def rule(name):
+    return getattr(optim, name)
+
+
+# ---- sgd ---------------------------------------------------------------------------------------
+
+def test_sgd_default_learning_rate():
+    # 1 - 0.01 * 0.5 = 0.995; -2 - 0.01 * 4 = -2.04
+    next_w, config = optim.sgd(w0(), np.array([0.5, 4.0]))
+    np.testing.assert_allclose(next_w, [0.995, -2.04], rtol=0, atol=1e-12)
+    assert config == {"learning_rate": 1e-2}
+
+
+def test_sgd_given_learning_rate():
+    # 1 - 0.1 * 0.5 = 0.95; -2 - 0.1 * 4 = -2.4
+    next_w, _ = optim.sgd(w0(), np.array([0.5, 4.0]), {"learning_rate": 0.1})
+    np.testing.assert_allclose(next_w, [0.95, -2.4], rtol=0, atol=1e-12)
+
+
+# ---- sgd_momentum ------------------------------------------------------------------------------
+
+def test_sgd_momentum_two_steps():
+    config = {"learning_rate": 0.1, "momentum": 0.9}
+    # step 1: v = 0.9 * 0 - 0.1 * [0.5, 4] = [-0.05, -0.4]; w = [0.95, -2.4]
+    w1, config = optim.sgd_momentum(w0(), np.array([0.5, 4.0]), config)
+    np.testing.assert_allclose(config["velocity"], [-0.05, -0.4], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w1, [0.95, -2.4], rtol=0, atol=1e-12)
+    # step 2: v = 0.9 * [-0.05, -0.4] - 0.1 * [1, -2] = [-0.145, -0.16]; w = [0.805, -2.56]
+    w2, config = optim.sgd_momentum(w1, np.array([1.0, -2.0]), config)
+    np.testing.assert_allclose(config["velocity"], [-0.145, -0.16], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w2, [0.805, -2.56], rtol=0, atol=1e-12)
+
+
+def test_sgd_momentum_zero_momentum_is_sgd():
+    dw = np.array([0.5, 4.0])
+    config = {"learning_rate": 0.1, "momentum": 0.0, "velocity": np.array([7.0, 7.0])}
+    next_w, _ = optim.sgd_momentum(w0(), dw, config)
+    np.testing.assert_allclose(next_w, [0.95, -2.4], rtol=0, atol=1e-12)
+
+
+# ---- rmsprop -----------------------------------------------------------------------------------
+
+def test_rmsprop_two_steps():
+    config = {"learning_rate": 0.1, "decay_rate": 0.75, "epsilon": 1e-12}
+    # step 1: cache = 0.25 * [4, 16] = [1, 4]; step = 0.1 * [2 / 1, -4 / 2] = [0.2, -0.2]
+    w1, config = optim.rmsprop(w0(), np.array([2.0, -4.0]), config)
+    np.testing.assert_allclose(config["cache"], [1.0, 4.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w1, [0.8, -1.8], rtol=0, atol=1e-10)
+    # step 2: cache = 0.75 * [1, 4] + 0.25 * [1, 4] = [1, 4]; step = 0.1 * [1 / 1, 2 / 2]
+    w2, config = optim.rmsprop(w1, np.array([1.0, 2.0]), config)
+    np.testing.assert_allclose(config["cache"], [1.0, 4.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w2, [0.7, -1.9], rtol=0, atol=1e-10)
+
+
+def test_rmsprop_zero_gradient_is_finite():
+    # cache stays 0; the step is 0 / (0 + eps) = 0, not 0 / 0.
+    next_w, config = optim.rmsprop(w0(), np.zeros(2))
+    np.testing.assert_array_equal(next_w, w0())
+    np.testing.assert_array_equal(config["cache"], [0.0, 0.0])
+
+
+# ---- adam --------------------------------------------------------------------------------------
+
+def test_adam_first_step_is_learning_rate_times_sign():
+    # t = 1: m_hat = (1 - b1) dw / (1 - b1) = dw and v_hat = dw**2, so the step is
+    # lr * dw / (|dw| + eps): almost exactly lr * sign(dw), whatever the gradient's size.
+    w = np.array([1.0, -2.0, 3.0])
+    dw = np.array([1e-3, -50.0, 2.0])
+    next_w, config = optim.adam(w, dw, {"learning_rate": 0.1})
+    np.testing.assert_allclose(next_w, [0.9, -1.9, 2.9], rtol=0, atol=1e-5)
+    assert config["t"] == 1
+    # raw (uncorrected) moments: m = 0.1 dw, v = 0.001 dw**2
+    np.testing.assert_allclose(config["m"], 0.1 * dw, rtol=1e-12)
+    np.testing.assert_allclose(config["v"], 0.001 * dw**2, rtol=1e-12)
+
+
+def test_adam_two_steps_with_bias_correction():
+    config = {"learning_rate": 0.1, "beta1": 0.5, "beta2": 0.75, "epsilon": 1e-12}
+    # step 1 (t=1): m = 0.5 [2, -4] = [1, -2]; v = 0.25 [4, 16] = [1, 4]
+    #   m_hat = m / 0.5 = [2, -4]; v_hat = v / 0.25 = [4, 16]; step = 0.1 [2/2, -4/4]
+    w1, config = optim.adam(w0(), np.array([2.0, -4.0]), config)
+    np.testing.assert_allclose(w1, [0.9, -1.9], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(config["m"], [1.0, -2.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(config["v"], [1.0, 4.0], rtol=0, atol=1e-12)
+    # step 2 (t=2): m = 0.5 [1, -2] + 0.5 [2, 4] = [1.5, 1]; v = 0.75 [1, 4] + 0.25 [4, 16] = [1.75, 7]
+    #   m_hat = m / 0.75 = [2, 4/3]; v_hat = v / 0.4375 = [4, 16]; step = 0.1 [2/2, (4/3)/4]
+    w2, config = optim.adam(w1, np.array([2.0, 4.0]), config)
+    assert config["t"] == 2
+    np.testing.assert_allclose(config["m"], [1.5, 1.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(config["v"], [1.75, 7.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(w2, [0.8, -1.9 - 0.1 / 3], rtol=0, atol=1e-10)
+
+
+def test_adam_resumes_from_given_t():
+    # With t = 1 given, this call runs with t = 2: beta1**2 = 0.25, beta2**2 = 0.25 (betas 0.5).
+    # m = 0.5 * 0 + 0.5 * 2 = 1, m_hat = 1 / 0.75; v = 0.5 * 0 + 0.5 * 4 = 2, v_hat = 2 / 0.75.
+    config = {"learning_rate": 1.0, "beta1": 0.5, "beta2": 0.5, "t": 1}
+    next_w, config = optim.adam(np.array([0.0]), np.array([2.0]), config)
+    expected = -(1 / 0.75) / np.sqrt(2 / 0.75)
+    np.testing.assert_allclose(next_w, [expected], rtol=1e-7)
+    assert config["t"] == 2
+
+
+# ---- shared contract ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", RULES)
+def test_defaults_are_filled_in(name):
+    _, config = rule(name)(w0(), np.array([0.5, -1.0]))
+    for key, value in DEFAULTS[name].items():
+        assert config[key] == value
+    for key in STATE_KEYS[name]:
+        assert config[key].shape == (2,)
+    if name == "adam":
+        assert config["t"] == 1
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_given_config_dict_is_updated_and_returned(name):
+    config = {"learning_rate": 0.05}
+    _, returned = rule(name)(w0(), np.array([0.5, -1.0]), config)
+    assert returned is config
+    assert config["learning_rate"] == 0.05
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_inputs_not_modified(name):
+    w, dw = w0(), np.array([0.5, -1.0])
+    velocity = np.array([0.1, 0.2])
+    state = {key: velocity.copy() for key in STATE_KEYS[name]}
+    next_w, config = rule(name)(w, dw, dict(state))
+    np.testing.assert_array_equal(w, [1.0, -2.0])
+    np.testing.assert_array_equal(dw, [0.5, -1.0])
+    for key in STATE_KEYS[name]:
+        np.testing.assert_array_equal(state[key], velocity)  # the given state array is not written to
+    assert next_w is not w and not np.shares_memory(next_w, w)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_float32_is_preserved(name):
+    w = np.array([1.0, -2.0], dtype=np.float32)
+    config = None
+    for _ in range(2):
+        w, config = rule(name)(w, np.array([0.5, -1.0], dtype=np.float32), config)
+        assert w.dtype == np.float32
+        for key in STATE_KEYS[name]:
+            assert config[key].dtype == np.float32
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_float64_gradient_and_state_follow_float32_weights(name):
+    w = np.array([1.0, -2.0], dtype=np.float32)
+    state = {key: np.zeros(2) for key in STATE_KEYS[name]}
+    next_w, config = rule(name)(w, np.array([0.5, -1.0]), state)
+    assert next_w.dtype == np.float32
+    for key in STATE_KEYS[name]:
+        assert config[key].dtype == np.float32
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_shape_mismatch_raises(name):
+    with pytest.raises(ValueError, match="shape"):
+        rule(name)(np.zeros(3), np.zeros(2))
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum", "rmsprop", "adam"])
+def test_state_of_wrong_shape_raises(name):
+    config = {STATE_KEYS[name][0]: np.zeros(5)}
+    with pytest.raises(ValueError, match="shape"):
+        rule(name)(np.zeros(2), np.zeros(2), config)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_non_array_weights_raise(name):
+    with pytest.raises(TypeError, match="w must be a numpy array"):
+        rule(name)([1.0, 2.0], np.zeros(2))
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_non_dict_config_raises(name):
+    with pytest.raises(TypeError, match="config must be a dict"):
+        rule(name)(np.zeros(2), np.zeros(2), [("learning_rate", 0.1)])
+
+
+BAD_HYPERPARAMETERS = [
+    ("sgd", "learning_rate", 0.0),
+    ("sgd", "learning_rate", -0.1),
+    ("sgd", "learning_rate", float("nan")),
+    ("sgd_momentum", "learning_rate", 0.0),
+    ("sgd_momentum", "momentum", 1.0),
+    ("sgd_momentum", "momentum", -0.1),
+    ("rmsprop", "learning_rate", -1.0),
+    ("rmsprop", "decay_rate", 1.0),
+    ("rmsprop", "decay_rate", -0.5),
+    ("rmsprop", "epsilon", 0.0),
+    ("adam", "learning_rate", 0.0),
+    ("adam", "beta1", 1.0),
+    ("adam", "beta1", -0.1),
+    ("adam", "beta2", 1.5),
+    ("adam", "epsilon", -1e-8),
+]
+
+
+@pytest.mark.parametrize("name, key, value", BAD_HYPERPARAMETERS)
+def test_bad_hyperparameter_raises(name, key, value):
+    with pytest.raises(ValueError, match=key):
+        rule(name)(np.zeros(2), np.zeros(2), {key: value})
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_non_numeric_learning_rate_raises(name):
+    with pytest.raises(TypeError, match="learning_rate"):
+        rule(name)(np.zeros(2), np.zeros(2), {"learning_rate": "0.1"})
+
+
+def test_adam_negative_t_raises():
+    with pytest.raises(ValueError, match="'t'"):
+        optim.adam(np.zeros(2), np.zeros(2), {"t": -1})
+
+
+def test_solution_regions_are_paired_and_cover_the_student_rules():
+    import inspect
+    source = inspect.getsource(optim)
+    assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION") == 3
+    for name in ("sgd_momentum", "rmsprop", "adam"):
+        assert "### BEGIN SOLUTION" in inspect.getsource(rule(name))
+    assert "### BEGIN SOLUTION" not in inspect.getsource(optim.sgd)
