@@ -1,0 +1,527 @@
+"""Build the student release of the assignment from the instructor source.
+
+Usage::
+
+    python -m cs231n.release OUTDIR [--zip] [--source DIR] [--overwrite]
+    python -m cs231n.release --check          # only validate the markers, write nothing
+
+Solution regions
+    In ``.py`` files and in notebook code cells, the code students write is enclosed by a line
+    reading ``### BEGIN SOLUTION`` and a line reading ``### END SOLUTION``, both indented like the
+    enclosed code. The release replaces the whole region (markers included) by one line at the
+    same indentation::
+
+        raise NotImplementedError("TODO: implement <function> (<file>)")
+
+    (in notebook cells: ``"TODO: write the code of this cell"``). In ``.py`` files a region must lie
+    inside a function body, so the released package still imports; code after the region stays
+    (it becomes unreachable), which keeps docstrings, input checks and signatures intact.
+
+Answers to inline questions
+    In notebook markdown cells, an answer is enclosed by the lines ``<!-- BEGIN ANSWER -->`` and
+    ``<!-- END ANSWER -->``; the release replaces the region by ``*Your answer:* _fill this in_``.
+    These HTML comments are invisible when the instructor notebook is rendered.
+
+Marker rules (all violations are reported together, as ``file:line``, and nothing is written):
+a marker line contains only the marker (plus indentation); every BEGIN has its END, with the
+same indentation and no nesting; solution markers may not appear in markdown cells nor answer
+markers in code cells; a comment line that looks like a solution marker but is not exactly one
+(``## BEGIN SOLUTION``, ``### END SOLUTION here``) is an error, so a typo cannot leak a solution.
+
+What the release contains
+    The files of the source: the git-tracked files when the source is a git checkout (``git
+    ls-files``; ``--include-untracked`` adds new files git does not ignore), else every file. Always
+    left out: version-control and virtual-environment folders, caches, datasets, checkpoints,
+    build outputs, and the instructor-only paths listed in ``.release-exclude`` at the top of the
+    source (one pattern a line, ``#`` comments; ``dir/`` matches a folder and everything in it,
+    a pattern with a ``/`` is matched against the whole relative path, one without against the
+    file name, ``*`` and ``?`` as in the shell). Notebooks lose their outputs and execution counts.
+    A ``.release-manifest`` (sha256 and path of every file) marks the folder as a release.
+
+The output is deterministic: the same source gives byte-identical files and zip (sorted entries,
+fixed timestamps and permissions). The tree is built in a temporary folder and renamed into
+place; an existing OUTDIR is replaced only with ``--overwrite`` and only if it is a previous
+release (it has a ``.release-manifest``). ``--zip`` also writes ``OUTDIR.zip`` whose entries sit
+under a folder named like OUTDIR.
+
+Exit status: 0 done, 1 marker errors, 2 bad usage or I/O error.
+"""
+
+import argparse
+import ast
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+SOLUTION_BEGIN = "### BEGIN SOLUTION"
+SOLUTION_END = "### END SOLUTION"
+ANSWER_BEGIN = "<!-- BEGIN ANSWER -->"
+ANSWER_END = "<!-- END ANSWER -->"
+ANSWER_PLACEHOLDER = "*Your answer:* _fill this in_"
+CELL_STUB_MESSAGE = "TODO: write the code of this cell"
+
+EXCLUDE_FILE = ".release-exclude"
+MANIFEST = ".release-manifest"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+# Left out of every release, on top of the patterns in .release-exclude.
+STANDARD_EXCLUDES = (
+    ".git/", ".hg/", ".svn/", ".venv/", "venv/", "__pycache__/", ".ipynb_checkpoints/",
+    ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".tox/", "*.egg-info/", "checkpoints/",
+    "/build/", "/dist/", "/release/", "notebooks/html/",
+    "datasets/cifar-10-batches-py/", "datasets/*.tar.gz", "datasets/*.part", "datasets/*.md5",
+    "datasets/*.sha256", "*.pyc", "*.pyo", "*.npz", "*.zip", ".DS_Store", EXCLUDE_FILE, MANIFEST,
+)
+
+_SOLUTION_LOOKALIKE = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
+_ANSWER_LOOKALIKE = re.compile(r"<!--\s*(BEGIN|END)\s+ANSWER\s*-->", re.IGNORECASE)
+
+
+class ReleaseError(Exception):
+    """Marker errors in the source; ``errors`` lists them as ``file:line: message``."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+# ---------------------------------------------------------------------------------------------
+# Regions
+# ---------------------------------------------------------------------------------------------
+
+def _indent(line):
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def find_regions(lines, begin, end, where, lookalike=None):
+    """Locate the regions ``begin ... end`` in ``lines`` (strings, line endings allowed).
+
+    Returns ``(regions, errors)``: regions as ``(first, last)`` 0-based indices of the marker
+    lines, errors as ``"<where>:<line>: message"``. ``lookalike`` (a compiled regex) flags lines
+    that resemble a marker without being exactly one.
+    """
+    regions, errors = [], []
+    open_at = None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        loc = f"{where}:{i + 1}"
+        if text == begin:
+            if open_at is not None:
+                errors.append(f"{loc}: {begin!r} inside the region opened at line {open_at + 1} (nesting)")
+            open_at = i
+        elif text == end:
+            if open_at is None:
+                errors.append(f"{loc}: {end!r} without a matching {begin!r}")
+                continue
+            if _indent(line) != _indent(lines[open_at]):
+                errors.append(f"{loc}: {end!r} indented differently from its {begin!r} at line {open_at + 1}")
+            for j in range(open_at + 1, i):
+                body = lines[j]
+                if body.strip() and not body.startswith(_indent(lines[open_at])):
+                    errors.append(f"{where}:{j + 1}: line less indented than the region's markers "
+                                  f"(line {open_at + 1})")
+                    break
+            regions.append((open_at, i))
+            open_at = None
+        elif lookalike is not None and lookalike.search(line):
+            errors.append(f"{loc}: looks like a marker but is not exactly {begin!r} or {end!r}: {text!r}")
+    if open_at is not None:
+        errors.append(f"{where}:{open_at + 1}: {begin!r} without a matching {end!r}")
+    return regions, errors
+
+
+def replace_regions(lines, regions, stub):
+    """Return ``lines`` with each region replaced by ``stub(indent, first)`` (plus the line end)."""
+    out, pos = [], 0
+    for first, last in regions:
+        out.extend(lines[pos:first])
+        marker = lines[first]
+        ending = marker[len(marker.rstrip("\r\n")):] or "\n"
+        out.append(_indent(marker) + stub(_indent(marker), first) + ending)
+        pos = last + 1
+    out.extend(lines[pos:])
+    return out
+
+
+def _enclosing_functions(source, rel):
+    """Map line number (1-based) -> qualified name of the innermost function containing it."""
+    tree = ast.parse(source, filename=rel)
+    spans = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = prefix + child.name
+                spans.append((child.body[0].lineno, child.end_lineno, name))
+                visit(child, name + ".")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+
+    def lookup(lineno):
+        inside = [s for s in spans if s[0] <= lineno <= s[1]]
+        return max(inside, key=lambda s: s[0])[2] if inside else None
+
+    return lookup
+
+
+def release_python(text, rel):
+    """Release one ``.py`` file. Returns ``(new_text, n_regions)``; raises ReleaseError."""
+    lines = text.splitlines(keepends=True)
+    regions, errors = find_regions(lines, SOLUTION_BEGIN, SOLUTION_END, rel, _SOLUTION_LOOKALIKE)
+    for i, line in enumerate(lines):
+        if line.strip() in (ANSWER_BEGIN, ANSWER_END):
+            errors.append(f"{rel}:{i + 1}: answer marker in a .py file")
+    if errors:
+        raise ReleaseError(errors)
+    if not regions:
+        return text, 0
+    try:
+        lookup = _enclosing_functions(text, rel)
+    except SyntaxError as exc:
+        raise ReleaseError([f"{rel}:{exc.lineno}: the source is not valid Python: {exc.msg}"]) from None
+    names = {}
+    for first, _ in regions:
+        name = lookup(first + 1)
+        if name is None:
+            errors.append(f"{rel}:{first + 1}: solution region outside a function body "
+                          "(the released module would not import)")
+        names[first] = name
+    if errors:
+        raise ReleaseError(errors)
+    new = "".join(replace_regions(
+        lines, regions, lambda indent, first: f'raise NotImplementedError("TODO: implement {names[first]} ({rel})")'))
+    try:
+        compile(new, rel, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ReleaseError([f"{rel}:{exc.lineno}: the released file is not valid Python "
+                            f"({exc.msg}); check the regions' placement"]) from None
+    return new, len(regions)
+
+
+def _cell_lines(cell):
+    source = cell.get("source", "")
+    return ("".join(source) if isinstance(source, list) else source).splitlines(keepends=True)
+
+
+def release_notebook(text, rel):
+    """Release one notebook (JSON text). Returns ``(new_text, n_regions, n_answers)``."""
+    try:
+        nb = json.loads(text)
+        cells = nb["cells"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReleaseError([f"{rel}: not a valid notebook ({exc})"]) from None
+    errors, n_regions, n_answers = [], 0, 0
+    for index, cell in enumerate(cells, start=1):
+        where = f"{rel}: cell {index}, line"
+        lines = _cell_lines(cell)
+        kind = cell.get("cell_type")
+        if kind == "code":
+            regions, errs = find_regions(lines, SOLUTION_BEGIN, SOLUTION_END, where, _SOLUTION_LOOKALIKE)
+            errs += [f"{where}:{i + 1}: answer marker in a code cell" for i, line in enumerate(lines)
+                     if _ANSWER_LOOKALIKE.search(line)]
+            lines = replace_regions(lines, regions, lambda indent, first: f'raise NotImplementedError("{CELL_STUB_MESSAGE}")')
+            n_regions += len(regions)
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        elif kind == "markdown":
+            regions, errs = find_regions(lines, ANSWER_BEGIN, ANSWER_END, where, _ANSWER_LOOKALIKE)
+            errs += [f"{where}:{i + 1}: solution marker in a markdown cell (use {ANSWER_BEGIN!r})"
+                     for i, line in enumerate(lines) if _SOLUTION_LOOKALIKE.search(line)]
+            lines = replace_regions(lines, regions, lambda indent, first: ANSWER_PLACEHOLDER)
+            n_answers += len(regions)
+        else:
+            errs = [f"{where}:{i + 1}: marker in a {kind} cell" for i, line in enumerate(lines)
+                    if _SOLUTION_LOOKALIKE.search(line) or _ANSWER_LOOKALIKE.search(line)]
+        errors.extend(errs)
+        cell["source"] = lines
+        if isinstance(cell.get("metadata"), dict):
+            cell["metadata"].pop("execution", None)
+    if errors:
+        raise ReleaseError(errors)
+    if isinstance(nb.get("metadata"), dict):
+        nb["metadata"].pop("widgets", None)
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", n_regions, n_answers
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+def read_patterns(source):
+    """The exclude patterns: the standard ones plus those in ``source/.release-exclude``."""
+    patterns = list(STANDARD_EXCLUDES)
+    path = Path(source) / EXCLUDE_FILE
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                patterns.append(line)
+    return patterns
+
+
+def is_excluded(rel, patterns):
+    """True if the relative posix path ``rel`` matches one of ``patterns`` (see module docstring)."""
+    parts = PurePosixPath(rel).parts
+    for pattern in patterns:
+        anchored = pattern.startswith("/")
+        pat = pattern.strip("/")
+        if pattern.endswith("/"):
+            # a folder: match any leading run of parts (anchored: only from the top)
+            starts = [0] if anchored else range(len(parts) - 1)
+            depth = len(PurePosixPath(pat).parts)
+            if any(fnmatch.fnmatchcase("/".join(parts[s:s + depth]), pat)
+                   for s in starts if s + depth < len(parts)):
+                return True
+        elif "/" in pat or anchored:
+            if fnmatch.fnmatchcase(rel, pat):
+                return True
+        elif fnmatch.fnmatchcase(parts[-1], pat):
+            return True
+    return False
+
+
+def _git_files(source, include_untracked):
+    """Files git knows in ``source`` (relative posix paths), or None if it is not a git checkout."""
+    try:
+        probe = subprocess.run(["git", "-C", str(source), "rev-parse", "--is-inside-work-tree"],
+                               capture_output=True, text=True)
+    except OSError:
+        return None
+    if probe.returncode != 0 or probe.stdout.strip() != "true":
+        return None
+    cmd = ["git", "-C", str(source), "ls-files", "-z", "--cached"]
+    if include_untracked:
+        cmd += ["--others", "--exclude-standard"]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return sorted({p for p in out.decode("utf-8").split("\0") if p})
+
+
+def list_files(source, use_git=True, include_untracked=False, skip_dirs=()):
+    """Relative posix paths of the files to release (before excludes), sorted, and the mode used.
+
+    Folders holding a ``.release-manifest`` (previous releases) are never part of the source.
+    """
+    source = Path(source)
+    files = _git_files(source, include_untracked) if use_git else None
+    if files is not None:
+        files = [f for f in files if (source / f).is_file()]
+        releases = {d for f in files for d in PurePosixPath(f).parents
+                    if d.parts and (source / d / MANIFEST).is_file()}
+        return [f for f in files if not releases.intersection(PurePosixPath(f).parents)], "git"
+    skip = {os.path.realpath(d) for d in skip_dirs}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(source):
+        # skip the output folder, previous releases and the heaviest excluded folders
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if os.path.realpath(os.path.join(dirpath, d)) not in skip
+            and d not in (".git", ".venv", "venv", "__pycache__")
+            and not os.path.isfile(os.path.join(dirpath, d, MANIFEST)))
+        rel_dir = Path(dirpath).relative_to(source)
+        for name in filenames:
+            if os.path.isfile(os.path.join(dirpath, name)):
+                found.append((rel_dir / name).as_posix())
+    return sorted(found), "walk"
+
+
+def build_release(source, use_git=True, include_untracked=False, skip_dirs=()):
+    """Compute the release of ``source`` in memory.
+
+    Returns a dict with ``files`` ({relative path: (bytes, mode)}, including the manifest),
+    ``left_out`` (sorted paths excluded), ``mode`` ("git" or "walk"), and the counts
+    ``regions``, ``answers``, ``notebooks``. Raises ReleaseError listing every marker error.
+    """
+    source = Path(source)
+    patterns = read_patterns(source)
+    candidates, mode = list_files(source, use_git, include_untracked, skip_dirs)
+    files, left_out, errors = {}, [], []
+    counts = {"regions": 0, "answers": 0, "notebooks": 0}
+    for rel in candidates:
+        if is_excluded(rel, patterns):
+            left_out.append(rel)
+            continue
+        path = source / rel
+        data = path.read_bytes()
+        fmode = 0o755 if os.access(path, os.X_OK) else 0o644
+        try:
+            if rel.endswith(".py"):
+                text, n = release_python(data.decode("utf-8"), rel)
+                data = text.encode("utf-8")
+                counts["regions"] += n
+            elif rel.endswith(".ipynb"):
+                text, n, a = release_notebook(data.decode("utf-8"), rel)
+                data = text.encode("utf-8")
+                counts["regions"] += n
+                counts["answers"] += a
+                counts["notebooks"] += 1
+        except ReleaseError as exc:
+            errors.extend(exc.errors)
+            continue
+        except UnicodeDecodeError as exc:
+            errors.append(f"{rel}: not UTF-8 text ({exc.reason})")
+            continue
+        files[rel] = (data, fmode)
+    if errors:
+        raise ReleaseError(errors)
+    manifest = "".join(f"{hashlib.sha256(data).hexdigest()}  {rel}\n" for rel, (data, _) in sorted(files.items()))
+    files[MANIFEST] = (manifest.encode("utf-8"), 0o644)
+    return {"files": dict(sorted(files.items())), "left_out": left_out, "mode": mode, **counts}
+
+
+def zip_bytes(files, root):
+    """A deterministic zip of ``files`` ({rel: (bytes, mode)}) with entries under ``root/``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for rel, (data, mode) in sorted(files.items()):
+            info = zipfile.ZipInfo(f"{root}/{rel}", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so the permissions below are honoured
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, data, compresslevel=9)
+    return buf.getvalue()
+
+
+def write_tree(files, outdir, overwrite=False):
+    """Write ``files`` to ``outdir`` through a temporary sibling folder renamed at the end."""
+    outdir = Path(outdir)
+    if outdir.exists():
+        if not outdir.is_dir():
+            raise FileExistsError(f"{outdir} exists and is not a folder")
+        if any(outdir.iterdir()):
+            if not overwrite:
+                raise FileExistsError(f"{outdir} exists and is not empty; pass --overwrite to replace "
+                                      "a previous release")
+            if not (outdir / MANIFEST).is_file():
+                raise FileExistsError(f"{outdir} is not a previous release (no {MANIFEST}); "
+                                      "refusing to replace it")
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    old = None
+    try:
+        for rel, (data, mode) in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            os.chmod(path, mode)
+        for folder in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
+            os.chmod(folder, 0o755)  # mkdtemp makes 0700; folders get the same mode everywhere
+        if outdir.exists():
+            if any(outdir.iterdir()):
+                old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old.", dir=outdir.parent))
+                os.replace(outdir, old / "release")
+            else:
+                outdir.rmdir()
+        os.replace(tmp, outdir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)  # our own temporary folder
+    if old is not None:
+        shutil.rmtree(old)  # the previous release, moved aside above (it had a manifest)
+
+
+def write_zip(data, path, overwrite=False):
+    """Write zip bytes to ``path`` via a temporary file; refuse to replace a file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m cs231n.release",
+        description="Write the student release of the assignment: solution regions become "
+                    "NotImplementedError stubs, answers become placeholders, notebook outputs are "
+                    "cleared, instructor-only files are left out. See the module docstring for the "
+                    "marker rules.",
+        epilog="Exit status: 0 done, 1 marker errors (listed as file:line), 2 bad usage or I/O error.")
+    parser.add_argument("outdir", nargs="?", help="folder to write the release to (must not exist, or be empty)")
+    parser.add_argument("--source", default=".", help="instructor source tree (default: the current folder)")
+    parser.add_argument("--zip", action="store_true", help="also write OUTDIR.zip")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUTDIR if it is a previous release, and OUTDIR.zip")
+    parser.add_argument("--check", action="store_true", help="only validate the markers; write nothing")
+    parser.add_argument("--no-git", action="store_true", help="take every file, even in a git checkout")
+    parser.add_argument("--include-untracked", action="store_true",
+                        help="in a git checkout, also take new files git does not ignore")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    source = Path(args.source).resolve()
+    if not (source / "cs231n").is_dir():
+        print(f"error: {source} has no cs231n/ package; pass --source", file=sys.stderr)
+        return 2
+    if args.outdir is None and not args.check:
+        parser.print_usage(sys.stderr)
+        print("error: give OUTDIR (or --check)", file=sys.stderr)
+        return 2
+    outdir = Path(args.outdir).resolve() if args.outdir else None
+    zip_path = outdir.with_name(outdir.name + ".zip") if outdir and args.zip else None
+    if zip_path is not None and zip_path.exists() and not args.overwrite:
+        print(f"error: {zip_path} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 2
+    if outdir is not None and (outdir == source or outdir in source.parents):
+        print(f"error: OUTDIR {outdir} would contain the source", file=sys.stderr)
+        return 2
+    try:
+        result = build_release(source, use_git=not args.no_git, include_untracked=args.include_untracked,
+                               skip_dirs=[outdir] if outdir else [])
+    except ReleaseError as exc:
+        print(f"error: {len(exc.errors)} marker problem(s); nothing written:", file=sys.stderr)
+        for err in exc.errors:
+            print(f"  {err}", file=sys.stderr)
+        return 1
+    files = result["files"]
+    if len(files) <= 1:
+        hint = " (nothing is tracked yet: git add the files, or pass --include-untracked)" \
+            if result["mode"] == "git" else ""
+        print(f"error: no files to release in {source}{hint}", file=sys.stderr)
+        return 2
+    say = (lambda *a: None) if args.quiet else print
+    say(f"{len(files)} files from {source} ({'git ls-files' if result['mode'] == 'git' else 'all files'}): "
+        f"{result['regions']} solution region(s) stubbed, {result['answers']} answer(s) blanked, "
+        f"{result['notebooks']} notebook(s) cleared")
+    for rel in result["left_out"]:
+        say(f"  left out {rel}")
+    if args.check:
+        say("markers OK (--check: nothing written)")
+        return 0
+    try:
+        write_tree(files, outdir, overwrite=args.overwrite)
+        say(f"wrote {outdir}")
+        if zip_path is not None:
+            write_zip(zip_bytes(files, outdir.name), zip_path, overwrite=args.overwrite)
+            say(f"wrote {zip_path} ({zip_path.stat().st_size} bytes)")
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Tests of the submission collector (cs231n/submission.py and collect_submission.sh).
+
+Every test works on a small fake student tree in tmp_path, so none depends on the real package.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cs231n import submission
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "collect_submission.sh"
+COLLECTOR = REPO / "cs231n" / "submission.py"
+
+
+def notebook(executed=True, error=False, empty_cell=False):
+    """A minimal nbformat-4 notebook as a dict."""
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n"]},
+        {"cell_type": "code", "metadata": {}, "source": ["x = 1\n", "print(x)"],
+         "execution_count": 1 if executed else None,
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}] if executed else []},
+        {"cell_type": "code", "metadata": {}, "source": "y = x + 1",
+         "execution_count": 2 if executed else None, "outputs": []},
+    ]
+    if error:
+        cells[2]["outputs"] = [{"output_type": "error", "ename": "NotImplementedError",
+                                "evalue": "TODO", "traceback": []}]
+    if empty_cell:
+        cells.append({"cell_type": "code", "metadata": {}, "source": "  \n",
+                      "execution_count": None, "outputs": []})
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def make_tree(root, **nb_kwargs):
+    """A complete, executed student tree plus things that must never be packed."""
+    for rel in submission.NOTEBOOKS:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(notebook(**nb_kwargs)))
+    for rel in submission.PACKAGE_FILES + ("cs231n/__init__.py", "cs231n/solver.py",
+                                           "cs231n/classifiers/__init__.py"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {rel}\nVALUE = 1\n")
+    extras = {
+        "cs231n/__pycache__/layers.cpython-311.pyc": b"\0" * 10,
+        "cs231n/.ipynb_checkpoints/layers-checkpoint.py": b"x = 1\n",
+        "cs231n/weights.npz": b"\0" * 10,
+        "notebooks/.ipynb_checkpoints/Dropout-checkpoint.ipynb": b"{}",
+        "notebooks/html/Dropout.html": b"<html/>",
+        "notebooks/scratch.txt": b"notes",
+        "datasets/cifar-10-batches-py/data_batch_1": b"\0" * 100,
+        ".venv/lib/site.py": b"x = 1\n",
+        ".git/HEAD": b"ref: refs/heads/main\n",
+        "checkpoints/epoch1.pkl": b"\0",
+        "README.md": b"readme\n",
+    }
+    for rel, data in extras.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+EXPECTED = sorted(
+    list(submission.NOTEBOOKS) + list(submission.PACKAGE_FILES)
+    + ["cs231n/__init__.py", "cs231n/solver.py", "cs231n/classifiers/__init__.py"])
+
+
+def snapshot(root):
+    """Every file under root with its bytes and modification time."""
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run_main(tree, *args):
+    return submission.main(["--tree", str(tree), *args])
+
+
+def test_good_tree_packs_exactly_the_notebooks_and_package(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    before = snapshot(tree)
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert sorted(zf.namelist()) == EXPECTED
+        assert zf.read("cs231n/layers.py") == (tree / "cs231n/layers.py").read_bytes()
+    assert "Packed 12 file(s)" in out and "cs231n/classifiers/cnn.py" in out and "Wrote" in out
+    after = snapshot(tree)
+    assert after.pop("a2.zip")
+    assert after == before  # nothing of the student's changed
+    assert not [p for p in tree.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_files_are_all_listed_and_nothing_is_written(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "notebooks/Dropout.ipynb").unlink()
+    (tree / "cs231n/optim.py").unlink()
+    before = snapshot(tree)
+    assert run_main(tree) == 1
+    err = capsys.readouterr().err
+    assert "notebooks/Dropout.ipynb: missing" in err
+    assert "cs231n/optim.py: missing" in err
+    assert "Found 2 problem(s)" in err
+    assert snapshot(tree) == before
+
+
+def test_unexecuted_notebook_is_a_problem(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "notebooks/BatchNormalization.ipynb").write_text(json.dumps(notebook(executed=False)))
+    assert run_main(tree) == 1
+    err = capsys.readouterr().err
+    assert "BatchNormalization.ipynb: 2 code cell(s) never run (code cells 1, 2)" in err
+    assert not (tree / "a2.zip").exists()
+
+
+def test_error_output_is_a_problem(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "notebooks/ConvolutionalNetworks.ipynb").write_text(json.dumps(notebook(error=True)))
+    assert run_main(tree) == 1
+    err = capsys.readouterr().err
+    assert "ConvolutionalNetworks.ipynb: error output in code cell 2: NotImplementedError: TODO" in err
+
+
+def test_empty_code_cells_need_no_execution_count(tmp_path):
+    tree = make_tree(tmp_path, empty_cell=True)
+    assert run_main(tree) == 0
+
+
+def test_invalid_notebook_and_syntax_error_are_problems(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "notebooks/Dropout.ipynb").write_text("{not json")
+    (tree / "cs231n/layers.py").write_text("def f(:\n    pass\n")
+    assert run_main(tree) == 1
+    err = capsys.readouterr().err
+    assert "notebooks/Dropout.ipynb: not a readable notebook" in err
+    assert "cs231n/layers.py:1: syntax error" in err
+
+
+def test_force_packs_anyway_with_a_warning(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "notebooks/Dropout.ipynb").write_text(json.dumps(notebook(error=True)))
+    (tree / "cs231n/cnn_missing.py").write_text("")
+    (tree / "cs231n/classifiers/cnn.py").unlink()
+    assert run_main(tree, "--force") == 0
+    err = capsys.readouterr().err
+    assert "WARNING: --force" in err and "cs231n/classifiers/cnn.py: missing" in err
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert "notebooks/Dropout.ipynb" in zf.namelist()
+        assert "cs231n/classifiers/cnn.py" not in zf.namelist()
+
+
+def test_existing_zip_is_never_replaced_without_overwrite(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "a2.zip").write_bytes(b"my precious old zip")
+    assert run_main(tree) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tree / "a2.zip").read_bytes() == b"my precious old zip"
+    assert run_main(tree, "--overwrite") == 0
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert sorted(zf.namelist()) == EXPECTED
+
+
+def test_output_name_can_be_chosen_and_must_be_a_zip(tmp_path, capsys):
+    tree = make_tree(tmp_path / "tree")
+    out = tmp_path / "mine.zip"
+    assert run_main(tree, "-o", str(out)) == 0
+    assert out.is_file() and not (tree / "a2.zip").exists()
+    assert run_main(tree, "-o", str(tmp_path / "mine.tar")) == 2
+    assert "must end in .zip" in capsys.readouterr().err
+    assert run_main(tree, "-o", str(tmp_path / "no_such_dir" / "x.zip")) == 2
+
+
+def test_files_over_the_size_limit_are_left_out_and_listed(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "cs231n/big_table.txt").write_bytes(b"x" * 300_000)
+    assert run_main(tree, "--max-file-mb", "0.1") == 0
+    out = capsys.readouterr().out
+    assert "left out cs231n/big_table.txt" in out
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert "cs231n/big_table.txt" not in zf.namelist()
+
+
+def test_required_notebook_over_the_size_limit_is_a_problem(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    nb = notebook()
+    nb["cells"][1]["outputs"][0]["text"] = ["x" * 200_000]
+    (tree / "notebooks/Dropout.ipynb").write_text(json.dumps(nb))
+    assert run_main(tree, "--max-file-mb", "0.1") == 1
+    err = capsys.readouterr().err
+    assert "notebooks/Dropout.ipynb: 19" in err and "KB, over the 102.4 KB limit per file" in err
+
+
+def test_bad_usage(tmp_path, capsys):
+    assert run_main(tmp_path / "nope") == 2
+    assert run_main(make_tree(tmp_path), "--max-file-mb", "0") == 2
+
+
+def test_a_failed_write_leaves_no_zip_and_no_temporary_file(tmp_path, monkeypatch, capsys):
+    tree = make_tree(tmp_path)
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", broken_write)
+    before = snapshot(tree)
+    assert run_main(tree) == 2
+    assert "disk full" in capsys.readouterr().err
+    assert snapshot(tree) == before
+
+
+def test_notes_remaining_todo_stubs(tmp_path, capsys):
+    tree = make_tree(tmp_path)
+    (tree / "cs231n/optim.py").write_text('def adam(w, dw, config=None):\n'
+                                          '    raise NotImplementedError("TODO: implement adam")\n')
+    assert run_main(tree) == 0
+    assert "note: cs231n/optim.py still contains unimplemented TODO stubs" in capsys.readouterr().out
+
+
+# --- the shell wrapper -------------------------------------------------------------------------
+
+def _bin_dir(tmp_path, with_python=True):
+    """A PATH folder with only what the wrapper may use: dirname and (optionally) python3."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "dirname").symlink_to(shutil.which("dirname"))
+    if with_python:
+        (bindir / "python3").symlink_to(sys.executable)
+    return bindir
+
+
+def _copy_tools(tree):
+    shutil.copy2(SCRIPT, tree / "collect_submission.sh")
+    shutil.copy2(COLLECTOR, tree / "cs231n" / "submission.py")
+
+
+def test_wrapper_works_without_the_zip_program_from_any_folder(tmp_path):
+    tree = make_tree(tmp_path / "a2")
+    _copy_tools(tree)
+    bindir = _bin_dir(tmp_path)
+    env = {"PATH": str(bindir), "HOME": str(tmp_path)}
+    assert shutil.which("zip", path=env["PATH"]) is None
+    proc = subprocess.run(["/bin/bash", str(tree / "collect_submission.sh")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Wrote" in proc.stdout
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert "cs231n/submission.py" in zf.namelist()
+        assert "collect_submission.sh" not in zf.namelist()
+
+
+def test_wrapper_passes_failures_through(tmp_path):
+    tree = make_tree(tmp_path / "a2")
+    _copy_tools(tree)
+    (tree / "cs231n/layers.py").unlink()
+    env = {"PATH": str(_bin_dir(tmp_path)), "HOME": str(tmp_path)}
+    proc = subprocess.run(["/bin/bash", str(tree / "collect_submission.sh")], cwd=tree,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "cs231n/layers.py: missing" in proc.stderr
+    assert not (tree / "a2.zip").exists()
+
+
+def test_wrapper_without_python_says_so(tmp_path):
+    tree = make_tree(tmp_path / "a2")
+    _copy_tools(tree)
+    env = {"PATH": str(_bin_dir(tmp_path, with_python=False)), "HOME": str(tmp_path)}
+    proc = subprocess.run(["/bin/bash", str(tree / "collect_submission.sh")], cwd=tree,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 127
+    assert "no python3" in proc.stderr
+
+
+def test_collector_runs_as_a_module_with_help():
+    proc = subprocess.run([sys.executable, "-m", "cs231n.submission", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "--overwrite" in proc.stdout and "--force" in proc.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_symbolic_links_are_not_followed(tmp_path):
+    tree = make_tree(tmp_path / "a2")
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "big.py").write_text("x = 1\n")
+    (tree / "cs231n" / "linked").symlink_to(outside)
+    (tree / "cs231n" / "link.py").symlink_to(outside / "big.py")
+    assert run_main(tree) == 0
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert sorted(zf.namelist()) == EXPECTED
