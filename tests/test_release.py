@@ -460,7 +460,7 @@ def test_real_release_tests_fail_only_with_not_implemented(real_release, tmp_pat
     env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-         "-m", "not realdata"],
+         "-m", "not realdata", "tests"],
         cwd=real_release, capture_output=True, text=True, timeout=900, env=env)
     assert report.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
     passed, bad, not_implemented = 0, [], 0

@@ -1,0 +1,145 @@
+"""A small convolutional network: ``ThreeLayerConvNet``.
+
+Same model interface as the fully connected networks (see ``fc_net``): parameters in
+``model.params``, ``model.loss(X)`` -> scores, ``model.loss(X, y)`` -> (loss, grads), L2 penalty
+``0.5 * reg * sum(W ** 2)`` over the three weight arrays, ``rng`` for reproducible
+initialisation (None draws from np.random's global state, which belongs to the caller).
+"""
+
+import numpy as np
+
+from ..layer_utils import (
+    affine_relu_backward, affine_relu_forward, conv_relu_pool_backward, conv_relu_pool_forward,
+)
+from ..layers import affine_backward, affine_forward, softmax_loss
+from .fc_net import _as_input, _check_targets, _float_dtype, _normal_sampler, _positive_int, _real
+
+__all__ = ["ThreeLayerConvNet"]
+
+INITS = ("gaussian", "kaiming", "he")
+
+
+class ThreeLayerConvNet:
+    """Three-layer convolutional network:
+
+        conv - relu - 2x2 max pool - affine - relu - affine - softmax
+
+    on inputs of shape (N, C, H, W). The convolution has F = num_filters filters of size
+    filter_size x filter_size, stride 1 and zero padding (filter_size - 1) // 2, so it keeps the
+    H x W size (filter_size must therefore be odd). The 2x2 pool with stride 2 gives
+    H2 = H // 2 by W2 = W // 2 (floor: an odd last row or column is dropped). The hidden affine
+    layer has M = hidden_dim units; there are K = num_classes classes.
+
+    Parameters, in ``self.params`` (of dtype ``dtype``):
+    - 'W1': (F, C, filter_size, filter_size), 'b1': (F,)
+    - 'W2': (F * H2 * W2, M), 'b2': (M,)
+    - 'W3': (M, K), 'b3': (K,)
+    Biases start at zero. Weights are drawn according to ``init``:
+    - 'gaussian' (default, the original recipe): N(0, weight_scale^2) for all three.
+    - 'kaiming' (alias 'he'): N(0, 2 / fan_in) for W1 and W2, which feed a ReLU, and
+      N(0, 1 / fan_in) for W3, which gives the scores; fan_in is C * filter_size^2,
+      F * H2 * W2 and M. weight_scale is then unused. This keeps the activations at the scale
+      of the input, so it assumes inputs of unit variance: divide the mean-subtracted images
+      by their standard deviation (about 64 for CIFAR-10 pixel values) before training.
+
+    ``loss`` casts X to ``dtype`` (float32 by default: fast, and accurate enough for training;
+    use float64 for numeric gradient checks) and does not compute the gradient with respect to
+    the images, which no parameter update needs.
+
+    A better one-epoch recipe than the original (gaussian, weight_scale=1e-3, Adam 1e-3): images
+    scaled to unit variance, init='kaiming', Adam with a decaying learning rate; see
+    scripts/train_cifar.py for the exact hyperparameters and the accuracies they reach.
+    """
+
+    def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
+                 num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32, init="gaussian",
+                 rng=None):
+        """
+        Inputs:
+        - input_dim: (C, H, W), the shape of one image; H and W at least 2 (for the pool).
+        - num_filters: F, the number of convolution filters.
+        - filter_size: odd width and height of the filters.
+        - hidden_dim: M, the number of units of the hidden affine layer.
+        - num_classes: K, the number of classes.
+        - weight_scale: standard deviation of the initial weights for init='gaussian' (> 0).
+        - reg: L2 regularisation strength (>= 0).
+        - dtype: floating dtype of the parameters and of the computation.
+        - init: 'gaussian', 'kaiming' or 'he' (see the class docstring).
+        - rng: None (np.random's global state), a seed or a numpy Generator.
+        """
+        if isinstance(input_dim, (str, bytes)) or not hasattr(input_dim, "__len__") or len(input_dim) != 3:
+            raise ValueError(f"input_dim must be a tuple (C, H, W), got {input_dim!r}")
+        C, H, W = (_positive_int(d, f"input_dim[{i}]") for i, d in enumerate(input_dim))
+        if H < 2 or W < 2:
+            raise ValueError(f"input_dim (C, H, W) needs H >= 2 and W >= 2 for the 2x2 max pool, "
+                             f"got {tuple(input_dim)!r}")
+        F = _positive_int(num_filters, "num_filters")
+        filter_size = _positive_int(filter_size, "filter_size")
+        if filter_size % 2 == 0:
+            raise ValueError(f"filter_size must be odd so that the padded convolution keeps the "
+                             f"input size, got {filter_size}")
+        M = _positive_int(hidden_dim, "hidden_dim")
+        K = _positive_int(num_classes, "num_classes")
+        weight_scale = _real(weight_scale, "weight_scale", 0.0, low_open=True)
+        self.reg = _real(reg, "reg", 0.0)
+        self.dtype = _float_dtype(dtype)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+        self.input_dim = (C, H, W)
+        self.num_classes = K
+        self.filter_size = filter_size
+        normal = _normal_sampler(rng)
+        H2, W2 = H // 2, W // 2
+        fan_ins = (C * filter_size * filter_size, F * H2 * W2, M)
+        if init == "gaussian":
+            stds = (weight_scale,) * 3
+        else:
+            stds = (np.sqrt(2.0 / fan_ins[0]), np.sqrt(2.0 / fan_ins[1]), np.sqrt(1.0 / fan_ins[2]))
+        self.params = {}
+        ### BEGIN SOLUTION
+        self.params["W1"] = normal(stds[0], (F, C, filter_size, filter_size))
+        self.params["b1"] = np.zeros(F)
+        self.params["W2"] = normal(stds[1], (F * H2 * W2, M))
+        self.params["b2"] = np.zeros(M)
+        self.params["W3"] = normal(stds[2], (M, K))
+        self.params["b3"] = np.zeros(K)
+        ### END SOLUTION
+
+        for k, v in self.params.items():
+            self.params[k] = v.astype(self.dtype)
+
+    def loss(self, X, y=None):
+        """Class scores, or the loss and its gradients.
+
+        Inputs:
+        - X: (N, C, H, W) images; cast to self.dtype (X itself is not modified).
+        - y: (N,) integer labels in [0, K), or None.
+
+        Returns:
+        - if y is None: scores, (N, K) of self.dtype
+        - otherwise a tuple (loss, grads): loss a Python float; grads a dict with the keys of
+          self.params, each gradient shaped like its parameter.
+        """
+        X = _as_input(X, self.dtype, self.input_dim)
+        _check_targets(y, X, self.num_classes)
+        conv_param = {"stride": 1, "pad": (self.filter_size - 1) // 2}
+        pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+        ### BEGIN SOLUTION
+        W1, b1, W2, b2, W3, b3 = (self.params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+        pooled, conv_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
+        hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)
+        scores, scores_cache = affine_forward(hidden, W3, b3)
+        if y is None:
+            return scores
+
+        loss, dscores = softmax_loss(scores, y)
+        loss += 0.5 * self.reg * float(np.vdot(W1, W1) + np.vdot(W2, W2) + np.vdot(W3, W3))
+        grads = {}
+        dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
+        dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
+        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache, need_dx=False)
+        grads["W1"] += self.reg * W1
+        grads["W2"] += self.reg * W2
+        grads["W3"] += self.reg * W3
+        ### END SOLUTION
+        return loss, grads
