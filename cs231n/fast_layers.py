@@ -460,18 +460,22 @@ def max_pool_forward_fast(x, pool_param):
             for phase, rows, cols in plan.phases:
                 part = images[:, :, rows, cols]
                 planes[phase, :, :, :part.shape[2], :part.shape[3]] = part
-            index = first_max[start:stop].reshape(n)
-            np.copyto(top[:n], plan.entries(phases, m, 0))
-            index.fill(0)
+            index, best = first_max[start:stop].reshape(n), top[:n]
+            if len(plan.offsets) == 1:
+                np.copyto(best, plan.entries(phases, m, 0))
+                index.fill(0)
             for k in range(1, len(plan.offsets)):
                 entries = plan.entries(phases, m, k)
-                np.greater(entries, top[:n], out=bigger[:n])  # strict: ties keep the earlier entry
-                np.maximum(top[:n], entries, out=top[:n])
-                # index = k where bigger, else unchanged (k exceeds every index so far)
-                np.multiply(bigger[:n].view(np.uint8), plan.index_dtype.type(k), out=candidate[:n])
-                np.maximum(index, candidate[:n], out=index)
+                before = best if k > 1 else plan.entries(phases, m, 0)
+                np.greater(entries, before, out=bigger[:n])  # strict: ties keep the earlier entry
+                np.maximum(before, entries, out=best)
+                if k == 1:
+                    np.copyto(index, bigger[:n].view(np.uint8))
+                else:  # index = k where bigger, else unchanged (k exceeds every index so far)
+                    np.multiply(bigger[:n].view(np.uint8), plan.index_dtype.type(k), out=candidate[:n])
+                    np.maximum(index, candidate[:n], out=index)
             block = out[start:stop]
-            np.copyto(block, plan.valid(top, m))
+            np.copyto(block, plan.valid(best, m))
             if np.isnan(block).any():  # np.maximum kept the NaNs; point their windows at the first
                 for k in reversed(range(len(plan.offsets))):
                     nan = np.isnan(plan.entries(phases, m, k))
