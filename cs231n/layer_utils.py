@@ -8,8 +8,6 @@ convolution and pooling sandwiches use the fast layers of ``fast_layers``.
 This is given code: students use it to build their models, they do not write it.
 """
 
-import inspect
-
 from .fast_layers import (
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -29,27 +27,12 @@ __all__ = [
 
 NORMALIZATIONS = ("batchnorm", "layernorm")
 
-# Whether conv_backward_fast can skip the input gradient (a keyword ``need_dx``). Without it,
-# the sandwiches still honour need_dx=False by computing dx and dropping it.
-_FAST_CONV_SKIPS_DX = "need_dx" in inspect.signature(conv_backward_fast).parameters
-
 
 def _unpack(cache, size, forward_name):
     if not isinstance(cache, tuple) or len(cache) != size:
         got = f"a tuple of length {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
         raise TypeError(f"cache must be the {size}-tuple returned by {forward_name}, got {got}")
     return cache
-
-
-def _conv_backward(dout, conv_cache, need_dx):
-    """conv_backward_fast, returning dx = None when need_dx is False."""
-    if need_dx:
-        return conv_backward_fast(dout, conv_cache)
-    if _FAST_CONV_SKIPS_DX:
-        _, dw, db = conv_backward_fast(dout, conv_cache, need_dx=False)
-    else:
-        _, dw, db = conv_backward_fast(dout, conv_cache)
-    return None, dw, db
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +144,7 @@ def conv_relu_backward(dout, cache, need_dx=True):
     """
     conv_cache, relu_cache = _unpack(cache, 2, "conv_relu_forward")
     da = relu_backward(dout, relu_cache)
-    return _conv_backward(da, conv_cache, need_dx)
+    return conv_backward_fast(da, conv_cache, need_dx=need_dx)
 
 
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
@@ -196,7 +179,7 @@ def conv_bn_relu_backward(dout, cache, need_dx=True):
     conv_cache, bn_cache, relu_cache = _unpack(cache, 3, "conv_bn_relu_forward")
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
-    dx, dw, db = _conv_backward(da, conv_cache, need_dx)
+    dx, dw, db = conv_backward_fast(da, conv_cache, need_dx=need_dx)
     return dx, dw, db, dgamma, dbeta
 
 
@@ -234,4 +217,4 @@ def conv_relu_pool_backward(dout, cache, need_dx=True):
     conv_cache, pool_cache, relu_cache = _unpack(cache, 3, "conv_relu_pool_forward")
     dpooled = relu_backward(dout, relu_cache)
     da = max_pool_backward_fast(dpooled, pool_cache)
-    return _conv_backward(da, conv_cache, need_dx)
+    return conv_backward_fast(da, conv_cache, need_dx=need_dx)

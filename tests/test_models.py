@@ -147,7 +147,8 @@ def test_fc_parameters(normalization):
 def test_fc_dropout_param():
     assert FullyConnectedNet([5], dropout=1).dropout_param == {}
     assert FullyConnectedNet([5], dropout=0.75).dropout_param == {"mode": "train", "p": 0.75}
-    assert FullyConnectedNet([5], dropout=0.75, seed=3).dropout_param == {"mode": "train", "p": 0.75, "seed": 3}
+    seeded = FullyConnectedNet([5], dropout=0.75, seed=3)
+    assert seeded.dropout_param == {"mode": "train", "p": 0.75, "seed": 3}
 
 
 @pytest.mark.parametrize("normalization", NORMS)

@@ -46,9 +46,11 @@ class ThreeLayerConvNet:
     use float64 for numeric gradient checks) and does not compute the gradient with respect to
     the images, which no parameter update needs.
 
-    A better one-epoch recipe than the original (gaussian, weight_scale=1e-3, Adam 1e-3): images
-    scaled to unit variance, init='kaiming', Adam with a decaying learning rate; see
-    scripts/train_cifar.py for the exact hyperparameters and the accuracies they reach.
+    A better one-epoch recipe on CIFAR-10 than the original (init='gaussian', weight_scale=1e-3,
+    Adam at 1e-3; 42-51% validation accuracy over five seeds): divide the mean-subtracted images
+    by their standard deviation, use init='kaiming', and let Adam start at 2e-3 and decay
+    linearly to 0 over the epoch (57-60% over three seeds, same batch size 50). The exact
+    hyperparameters are in scripts/train_cifar.py.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
