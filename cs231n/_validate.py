@@ -107,6 +107,14 @@ def check_labels(y, num_samples, num_classes, name="y"):
         raise ValueError(f"{name} holds label {bad}, outside the valid range 0..{num_classes - 1}")
 
 
+def unpack_cache(cache, size, forward_name):
+    """Check that ``cache`` looks like the tuple ``forward_name`` returns, and return it."""
+    if not isinstance(cache, tuple) or len(cache) != size:
+        got = f"a tuple of length {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
+        raise TypeError(f"cache must be the {size}-tuple returned by {forward_name}, got {got}")
+    return cache
+
+
 def conv_geometry(x, w, b, conv_param):
     """Check the arguments of a convolution and return ``(stride, pad, H_out, W_out)``.
 

@@ -36,6 +36,7 @@ import threading
 import numpy as np
 
 from ._validate import check_shape, conv_geometry, float_array, pool_geometry
+from ._validate import unpack_cache as _unpack_cache
 
 try:
     from threadpoolctl import ThreadpoolController
@@ -112,14 +113,6 @@ def _run_chunks(n, per_chunk, make_worker, big_enough):
     if errors:
         raise errors[0]
     return workers
-
-
-def _unpack_cache(cache, size, forward_name):
-    """Check that ``cache`` looks like the tuple ``forward_name`` returns; return it."""
-    if not isinstance(cache, tuple) or len(cache) != size:
-        got = f"a tuple of length {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
-        raise TypeError(f"cache must be the {size}-tuple returned by {forward_name}, got {got}")
-    return cache
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ._validate import (
     check_labels, check_ndim, check_shape, conv_geometry, float_array, float_param, int_param,
     mode_param, pool_geometry,
 )
+from ._validate import unpack_cache as _unpack_cache
 from .normalization import (
     batchnorm_backward, batchnorm_backward_alt, batchnorm_forward, layernorm_backward,
     layernorm_forward, spatial_batchnorm_backward, spatial_batchnorm_forward,
@@ -32,14 +33,6 @@ __all__ = [
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
     "spatial_groupnorm_forward", "spatial_groupnorm_backward",
 ]
-
-
-def _unpack_cache(cache, size, forward_name):
-    """Check that ``cache`` looks like the tuple ``forward_name`` returns, and return it."""
-    if not isinstance(cache, tuple) or len(cache) != size:
-        got = f"a tuple of length {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
-        raise TypeError(f"cache must be the {size}-tuple returned by {forward_name}, got {got}")
-    return cache
 
 
 def _check_scores(x):

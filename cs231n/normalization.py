@@ -23,6 +23,7 @@ float32 inputs give float32 outputs, gradients and running statistics.
 
 import numpy as np
 
+from ._validate import unpack_cache as _unpack_cache
 from ._validate import check_ndim, check_shape, float_array, float_param, mode_param
 
 __all__ = [
@@ -36,14 +37,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Input checks (given code)
 # ---------------------------------------------------------------------------------------------
-
-def _unpack_cache(cache, size, forward_name):
-    """Check that ``cache`` looks like the tuple ``forward_name`` returns, and return it."""
-    if not isinstance(cache, tuple) or len(cache) != size:
-        got = f"a tuple of length {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
-        raise TypeError(f"cache must be the {size}-tuple returned by {forward_name}, got {got}")
-    return cache
-
 
 def _require_dict(params, name):
     if not isinstance(params, dict):
