@@ -8,6 +8,7 @@ convolution and pooling sandwiches use the fast layers of ``fast_layers``.
 This is given code: students use it to build their models, they do not write it.
 """
 
+from ._validate import unpack_cache as _unpack
 from .fast_layers import (
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -26,13 +27,6 @@ __all__ = [
 ]
 
 NORMALIZATIONS = ("batchnorm", "layernorm")
-
-
-def _unpack(cache, size, forward_name):
-    if not isinstance(cache, tuple) or len(cache) != size:
-        got = f"a tuple of length {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
-        raise TypeError(f"cache must be the {size}-tuple returned by {forward_name}, got {got}")
-    return cache
 
 
 # ---------------------------------------------------------------------------------------------
