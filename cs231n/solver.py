@@ -222,6 +222,7 @@ class Solver:
         self.iteration = 0
         self.best_val_acc = 0
         self.best_params = {}
+        self.best_norm_stats = []
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
@@ -356,6 +357,7 @@ class Solver:
                     if not self.best_params or val_acc > self.best_val_acc:
                         self.best_val_acc = val_acc
                         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+                        self.best_norm_stats = _running_stats(self.model)
                     self._save_checkpoint()
                     postfix.update(train_acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}")
                     bar.set_postfix(postfix)
@@ -373,6 +375,17 @@ class Solver:
         # Swap the best parameters into the model (copies: best_params stays untouched).
         for k, v in self.best_params.items():
             self.model.params[k] = v.copy()
+        # ... with the batchnorm running statistics of the same moment: the best weights paired
+        # with the last epoch's statistics would not score the accuracy they were kept for.
+        for bn_param, stats in zip(getattr(self.model, "bn_params", None) or [], self.best_norm_stats):
+            bn_param.update({k: v.copy() for k, v in stats.items()})
+
+
+def _running_stats(model):
+    """Copies of the running statistics in ``model.bn_params`` (a list of dicts), if it has any."""
+    keys = ("running_mean", "running_var")
+    return [{k: np.array(p[k], copy=True) for k in keys if k in p}
+            for p in (getattr(model, "bn_params", None) or []) if isinstance(p, dict)]
 
 
 def _write_atomic(path, arrays):

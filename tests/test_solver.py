@@ -147,6 +147,29 @@ def test_best_params_are_restored():
     assert s.best_params["k"] is not model.params["k"]  # the model got a copy
 
 
+class PeakNormModel(PeakModel):
+    """PeakModel with a batchnorm-like running statistic that records the training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn_params = [{"mode": "train", "running_mean": np.zeros(1)}]
+
+    def loss(self, X, y=None):
+        if y is not None:
+            self.bn_params[0]["running_mean"] = self.bn_params[0]["running_mean"] + 1.0
+        return super().loss(X, y)
+
+
+def test_best_params_come_back_with_their_running_statistics():
+    model = PeakNormModel()
+    s = Solver(model, small_data(), **quiet(optim_config={"learning_rate": 1.0}, batch_size=4,
+                                            num_epochs=6, seed=0))
+    s.train()
+    np.testing.assert_array_equal(model.params["k"], [-3.0])
+    # the best accuracy came after training step 3: the statistics of step 3, not of step 6
+    np.testing.assert_array_equal(model.bn_params[0]["running_mean"], [3.0])
+
+
 def test_best_params_kept_even_when_val_accuracy_is_zero():
     model = ConstantGradModel()
     data = small_data()
