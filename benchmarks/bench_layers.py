@@ -21,15 +21,15 @@ This is a benchmark, not a test: it asserts nothing. torch is not a project depe
 """
 
 import argparse
-import os
-import platform
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
+
+from _env import describe_environment, setup_threads  # benchmarks/ is on sys.path when run as a script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -212,17 +212,8 @@ def main():
     repeats, naive_repeats = (5, 1) if args.quick else (21, 3)
     started = time.perf_counter()
 
-    threads = args.threads or (torch.get_num_threads() if torch is not None else os.cpu_count())
-    if torch is not None:
-        torch.set_num_threads(threads)
-    blas = ", ".join(f"{info['internal_api']} {info['version']}"
-                     for info in threadpool_info() if info["user_api"] == "blas")
-    print(f"python {platform.python_version()}, numpy {np.__version__} ({blas}),"
-          f" torch {torch.__version__ if torch is not None else 'not installed'}; {os.cpu_count()} cpus,"
-          f" {threads} threads for ours and torch")
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if var in os.environ:
-            print(f"  {var}={os.environ[var]}")
+    threads = setup_threads(torch, args.threads)
+    describe_environment(torch, threads)
     print(f"medians of {repeats} interleaved runs ({naive_repeats} for naive), times in ms;"
           " ratio = ours / torch (< 1: ours faster)\n")
     rng = np.random.default_rng(0)

@@ -22,14 +22,14 @@ This is a benchmark, not a test: it asserts nothing.
 """
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
+
+from _env import describe_environment, setup_threads  # benchmarks/ is on sys.path when run as a script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -120,14 +120,8 @@ def main():
     args = parser.parse_args()
     repeats = 7 if args.quick else 25
 
-    threads = args.threads or (torch.get_num_threads() if torch is not None else os.cpu_count())
-    if torch is not None:
-        torch.set_num_threads(threads)
-    blas = ", ".join(f"{info['internal_api']} {info['version']}"
-                     for info in threadpool_info() if info["user_api"] == "blas")
-    print(f"python {platform.python_version()}, numpy {np.__version__} ({blas}),"
-          f" torch {torch.__version__ if torch is not None else 'not installed'}; {os.cpu_count()} cpus,"
-          f" {threads} threads for ours and torch")
+    threads = setup_threads(torch, args.threads)
+    describe_environment(torch, threads)
     print(f"ThreeLayerConvNet {FILTERS}x{FILTER_SIZE}x{FILTER_SIZE} conv, hidden {HIDDEN}, batch {BATCH}"
           f" of {INPUT}; medians of {repeats} interleaved runs, ms;"
           " ratio = ours / torch (< 1: ours faster)\n")

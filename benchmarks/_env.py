@@ -1,0 +1,27 @@
+"""What both benchmarks print first: the machine and library versions they measured on."""
+
+import os
+import platform
+
+import numpy as np
+from threadpoolctl import threadpool_info
+
+
+def setup_threads(torch, threads):
+    """Threads for ours (BLAS limit) and torch: ``threads`` or torch's default; set torch's."""
+    threads = threads or (torch.get_num_threads() if torch is not None else os.cpu_count())
+    if torch is not None:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def describe_environment(torch, threads):
+    """One line of versions and threads, then any environment variable that changes BLAS speed."""
+    blas = ", ".join(f"{info['internal_api']} {info['version']}"
+                     for info in threadpool_info() if info["user_api"] == "blas")
+    print(f"python {platform.python_version()}, numpy {np.__version__} ({blas}),"
+          f" torch {torch.__version__ if torch is not None else 'not installed'}; {os.cpu_count()} cpus,"
+          f" {threads} threads for ours and torch")
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if var in os.environ:
+            print(f"  {var}={os.environ[var]}")
