@@ -28,11 +28,17 @@ first use and never written to. Two configs that share state arrays (a shallow `
 update them together; branch a config with ``copy.deepcopy``.
 """
 
+import numbers
 import weakref
 
 import numpy as np
 
 from . import _validate
+
+__all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "scheduled_rule", "UPDATE_RULES"]
+
+# The names Solver accepts as update_rule.
+UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
 
 # Values per block of the blockwise updates: 256 KiB of each array, so that the block's
 # intermediate results stay in the CPU cache.
@@ -204,3 +210,66 @@ def adam(w, dw, config=None):
     config["t"] = t
     ### END SOLUTION
     return next_w, config
+
+
+def _schedule_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"scheduled_rule {name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"scheduled_rule {name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def scheduled_rule(rule, total_steps, warmup_steps=0, final_fraction=0.0):
+    """Wrap an update rule with a per-step learning-rate schedule: linear warmup, linear decay.
+
+    At step k (counted from 0, per parameter) the learning rate is base * factor(k), where the
+    factor rises linearly from 1 / warmup_steps to 1 over the first warmup_steps steps, then falls
+    linearly to final_fraction at step total_steps and stays there. The base rate is the config's
+    'learning_rate' at the first call (default 1e-3); it is kept under 'base_learning_rate' and the
+    step count under 'schedule_step'. The factor never reaches exactly 0 (at least 1e-12), since
+    the rules require a positive learning rate.
+
+    Inputs:
+    - rule: the name of an update rule of this module ('sgd', 'sgd_momentum', 'rmsprop', 'adam')
+      or a callable with the update-rule signature.
+    - total_steps: integer >= 1, the length of the run in updates (num_epochs * iterations per
+      epoch under Solver).
+    - warmup_steps: integer in [0, total_steps].
+    - final_fraction: the factor at the end of the run, in [0, 1].
+
+    Returns an update rule ``update(w, dw, config=None) -> (next_w, config)`` to pass to Solver as
+    update_rule. It sets the learning rate itself, so leave Solver's lr_decay at 1.
+    """
+    if isinstance(rule, str):
+        if rule not in UPDATE_RULES:
+            raise ValueError(f"scheduled_rule: unknown rule {rule!r}; choose one of "
+                             f"{', '.join(UPDATE_RULES)} or pass a callable")
+        rule = globals()[rule]
+    elif not callable(rule):
+        raise TypeError(f"scheduled_rule: rule must be a rule name or a callable, got {rule!r}")
+    total_steps = _schedule_int(total_steps, "total_steps", 1)
+    warmup_steps = _schedule_int(warmup_steps, "warmup_steps", 0)
+    if warmup_steps > total_steps:
+        raise ValueError(f"scheduled_rule warmup_steps must be <= total_steps ({total_steps}), "
+                         f"got {warmup_steps}")
+    final_fraction = _validate.float_param({"final_fraction": final_fraction}, "final_fraction",
+                                           "scheduled_rule", 0.0, low=0.0, high=1.0)
+
+    def update(w, dw, config=None):
+        config = {} if config is None else config
+        if not isinstance(config, dict):
+            raise TypeError(f"scheduled rule config must be a dict or None, got {type(config).__name__}")
+        step = config.get("schedule_step", 0)
+        base = config.setdefault("base_learning_rate", config.get("learning_rate", 1e-3))
+        if step < warmup_steps:
+            factor = (step + 1) / warmup_steps
+        else:
+            progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+            factor = 1.0 - (1.0 - final_fraction) * progress
+        config["learning_rate"] = base * max(factor, 1e-12)
+        config["schedule_step"] = step + 1
+        return rule(w, dw, config)
+
+    update.__name__ = f"scheduled_{getattr(rule, '__name__', 'rule')}"
+    return update

@@ -34,7 +34,6 @@ checkpoint file is always complete. ``load_checkpoint`` reads one back.
 """
 
 import copy
-import inspect
 import json
 import numbers
 import os
@@ -61,10 +60,8 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _update_rules():
-    """Names of the update rules defined in cs231n.optim (its public functions)."""
-    return sorted(name for name, fn in vars(optim).items()
-                  if not name.startswith("_") and inspect.isfunction(fn)
-                  and fn.__module__ == optim.__name__)
+    """Names of the update rules of cs231n.optim."""
+    return sorted(optim.UPDATE_RULES)
 
 
 def _int_option(value, name, minimum, allow_none=False):

@@ -7,7 +7,7 @@ hyperparameters (``from train_cifar import RECIPES`` with scripts/ on sys.path, 
   weight_scale=1e-3, hidden_dim=500, reg=1e-3, one epoch, batch 50, Adam at 1e-3.
 - ``cnn_better``: the same architecture and epoch, batch 50, with a better recipe: images divided
   by their standard deviation (unit variance), init='kaiming', Adam starting at 2e-3 and
-  decaying linearly to 0 over the epoch (``scheduled_rule``).
+  decaying linearly to 0 over the epoch (``cs231n.optim.scheduled_rule``).
 - ``fc_tuned``: FullyConnectedNet [512, 256] with batchnorm and dropout (keep 0.7), reg 1e-4,
   unit-variance images, batch 200, Adam at 1e-3 with lr_decay 0.9, 15 epochs.
 - ``cnn_overfit``: ThreeLayerConvNet (weight_scale=1e-2) on 100 training images, 15 epochs,
@@ -59,7 +59,7 @@ MODELS = {"ThreeLayerConvNet": ThreeLayerConvNet, "FullyConnectedNet": FullyConn
 # model: class name and constructor keywords (rng is added from --seed).
 # data: num_train (None = all 49000), scale_inputs (divide every split by the std of X_train).
 # solver: Solver keywords (seed is added from --seed); "schedule" (not a Solver keyword) wraps
-#   the update rule in a per-step learning-rate schedule, see ``scheduled_rule``.
+#   the update rule in a per-step learning-rate schedule, see ``cs231n.optim.scheduled_rule``.
 RECIPES = {
     "cnn_original": {
         "model": ("ThreeLayerConvNet", {"weight_scale": 1e-3, "hidden_dim": 500, "reg": 1e-3}),
@@ -90,34 +90,6 @@ RECIPES = {
 }
 
 
-def scheduled_rule(rule, total_steps, warmup_steps=0, final_fraction=0.0):
-    """Wrap an update rule of ``cs231n.optim`` with a per-step learning-rate schedule.
-
-    The learning rate in each parameter's config is the base rate times a factor that rises
-    linearly from 1/warmup_steps to 1 over the first warmup_steps steps, then falls linearly to
-    final_fraction at step total_steps. The base rate is the config's 'learning_rate' at the
-    first step, kept under 'base_learning_rate'; the step count is kept under 'schedule_step'.
-    Pass the result to Solver as update_rule.
-    """
-    rule = getattr(optim, rule) if isinstance(rule, str) else rule
-
-    def update(w, dw, config=None):
-        config = {} if config is None else config
-        step = config.get("schedule_step", 0)
-        base = config.setdefault("base_learning_rate", config.get("learning_rate", 1e-3))
-        if step < warmup_steps:
-            factor = (step + 1) / warmup_steps
-        else:
-            progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-            factor = 1.0 - (1.0 - final_fraction) * progress
-        config["learning_rate"] = base * max(factor, 1e-12)
-        config["schedule_step"] = step + 1
-        return rule(w, dw, config)
-
-    update.__name__ = f"scheduled_{getattr(rule, '__name__', 'rule')}"
-    return update
-
-
 def load_data(num_train=None, scale_inputs=False, dtype=np.float32):
     """CIFAR-10 as in the notebooks (49000 / 1000 / 1000, mean image subtracted), optionally
     cut to the first num_train training images and divided by the training set's std."""
@@ -140,7 +112,7 @@ def build(recipe, data, seed=0, dtype=np.float32, verbose=True):
     schedule = solver_kwargs.pop("schedule", None)
     if schedule is not None:
         steps = solver_kwargs["num_epochs"] * max(len(data["X_train"]) // solver_kwargs["batch_size"], 1)
-        solver_kwargs["update_rule"] = scheduled_rule(solver_kwargs["update_rule"], steps, **schedule)
+        solver_kwargs["update_rule"] = optim.scheduled_rule(solver_kwargs["update_rule"], steps, **schedule)
     solver = Solver(model, data, seed=seed, verbose=verbose, print_every=100, **solver_kwargs)
     return model, solver
 

@@ -303,3 +303,72 @@ def test_deep_copied_config_branches_independently(name):
     rule(name)(w0(), np.array([3.0, 3.0]), branch)
     for key in STATE_KEYS[name]:
         np.testing.assert_array_equal(config[key], snapshot[key])
+
+
+# ---- scheduled_rule ------------------------------------------------------------------------------
+
+def recorded_rates(scheduled, steps):
+    """The learning rate the wrapped rule sees at each of ``steps`` calls."""
+    config, rates = {"learning_rate": 0.1}, []
+    for _ in range(steps):
+        _, config = scheduled(np.zeros(1), np.ones(1), config)
+        rates.append(config["learning_rate"])
+    return rates, config
+
+
+def test_schedule_decays_linearly_to_the_final_fraction_and_stays():
+    rates, config = recorded_rates(optim.scheduled_rule("sgd", 4, final_fraction=0.2), 6)
+    # factor 1 - 0.8 * k / 4 for k = 0..4, then held at 0.2
+    np.testing.assert_allclose(rates, [0.1, 0.08, 0.06, 0.04, 0.02, 0.02], rtol=1e-12)
+    assert config["base_learning_rate"] == 0.1 and config["schedule_step"] == 6
+
+
+def test_schedule_warms_up_then_decays_to_almost_zero():
+    rates, _ = recorded_rates(optim.scheduled_rule("sgd", 6, warmup_steps=2), 7)
+    # warmup (k + 1) / 2 for k = 0, 1; then 1 - (k - 2) / 4 for k = 2..6, floored at 1e-12
+    np.testing.assert_allclose(rates, [0.05, 0.1, 0.1, 0.075, 0.05, 0.025, 1e-13], rtol=1e-12)
+
+
+def test_scheduled_sgd_step_uses_the_scheduled_rate():
+    scheduled = optim.scheduled_rule("sgd", 2)
+    config = {"learning_rate": 1.0}
+    w, config = scheduled(np.array([1.0]), np.array([1.0]), config)  # rate 1.0
+    w, config = scheduled(w, np.array([1.0]), config)  # rate 0.5
+    np.testing.assert_allclose(w, [-0.5])
+
+
+def test_scheduled_rule_accepts_a_callable_and_names_itself():
+    scheduled = optim.scheduled_rule(optim.adam, 10)
+    assert scheduled.__name__ == "scheduled_adam"
+    _, config = scheduled(np.zeros(2), np.ones(2))
+    assert config["t"] == 1 and config["base_learning_rate"] == 1e-3
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"rule": "nesterov", "total_steps": 5}, ValueError, "nesterov"),
+    ({"rule": 3, "total_steps": 5}, TypeError, "rule"),
+    ({"rule": "adam", "total_steps": 0}, ValueError, "total_steps"),
+    ({"rule": "adam", "total_steps": 2.5}, TypeError, "total_steps"),
+    ({"rule": "adam", "total_steps": 5, "warmup_steps": 6}, ValueError, "warmup_steps"),
+    ({"rule": "adam", "total_steps": 5, "warmup_steps": -1}, ValueError, "warmup_steps"),
+    ({"rule": "adam", "total_steps": 5, "final_fraction": 1.5}, ValueError, "final_fraction"),
+])
+def test_scheduled_rule_bad_arguments_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        optim.scheduled_rule(**kwargs)
+
+
+def test_solver_takes_a_scheduled_rule_but_not_scheduled_rule_by_name():
+    from cs231n.solver import Solver
+
+    class Tiny:
+        params = {"W": np.zeros(1)}
+
+        def loss(self, X, y=None):
+            return (0.0, {"W": np.zeros(1)}) if y is not None else np.zeros((len(X), 2))
+
+    data = {"X_train": np.zeros((4, 1)), "y_train": np.zeros(4, int),
+            "X_val": np.zeros((2, 1)), "y_val": np.zeros(2, int)}
+    Solver(Tiny(), data, update_rule=optim.scheduled_rule("adam", 4), verbose=False)
+    with pytest.raises(ValueError, match="scheduled_rule"):
+        Solver(Tiny(), data, update_rule="scheduled_rule", verbose=False)
