@@ -13,6 +13,9 @@ functions of one dtype take turns, in rotating order, so background load hits th
 
 Both get a breakdown: the forward + backward pass (``model.loss(X, y)``; in torch the loss and
 autograd) and the Adam updates alone; ours also the forward pass alone (``model.loss(X)``).
+torch runs in a child process of its own, after ours: in one process, the worker threads of
+numpy's OpenBLAS keep spinning for a while after each call and slow torch's threads down by a
+third or more, which would flatter ours.
 torch runs the same step: nn.Conv2d /
 MaxPool2d / Linear, cross-entropy plus 0.5 * reg * sum(W ** 2) over the three weights, autograd
 (no gradient for the images, as in ours) and torch.optim.Adam, on the same number of threads.
@@ -22,6 +25,7 @@ This is a benchmark, not a test: it asserts nothing.
 """
 
 import argparse
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -96,6 +100,12 @@ def torch_functions(X, y, dtype):
     return {"torch step": step, "torch fwd+bwd": forward_backward, "torch adam": opt.step}
 
 
+def torch_medians(X, y, dtype, threads, repeats):
+    """Run in the child process: median seconds of the torch functions."""
+    torch.set_num_threads(threads)
+    return time_interleaved(torch_functions(X, y, dtype), repeats)
+
+
 def time_interleaved(functions, repeats, warmup=3):
     """Median seconds of each function; one call of each per round, in rotating order."""
     names = list(functions)
@@ -133,18 +143,25 @@ def main():
     rng = np.random.default_rng(0)
     X = 60 * rng.standard_normal((BATCH,) + INPUT)
     y = rng.integers(CLASSES, size=BATCH)
-    with threadpool_limits(threads, user_api="blas"):
-        for dtype in (np.float32, np.float64):
-            functions = numpy_functions(X, y, dtype)
-            if torch is not None:
-                functions.update(torch_functions(X, y, dtype))
-            ms = {k: 1e3 * v for k, v in time_interleaved(functions, repeats).items()}
-            row = (f"{np.dtype(dtype).name:<9}{ms['step']:>10.1f}{ms['forward']:>9.1f}"
-                   f"{ms['fwd+bwd']:>9.1f}{ms['adam']:>8.1f}")
-            if torch is not None:
-                row += (f"{ms['torch step']:>11.1f}{ms['torch fwd+bwd']:>9.1f}{ms['torch adam']:>8.1f}"
-                        f"{ms['step'] / ms['torch step']:>11.2f}{ms['fwd+bwd'] / ms['torch fwd+bwd']:>10.2f}")
-            print(row, flush=True)
+    child = multiprocessing.get_context("spawn").Pool(1) if torch is not None else None
+    if child is not None:
+        child.apply(time.sleep, (0.0,))  # wait until the child has started and imported torch
+    for dtype in (np.float32, np.float64):
+        with threadpool_limits(threads, user_api="blas"):
+            ms = {k: 1e3 * v for k, v in time_interleaved(numpy_functions(X, y, dtype), repeats).items()}
+        if child is not None:
+            time.sleep(1.0)  # let numpy's BLAS threads go idle before torch runs
+            ms.update({k: 1e3 * v for k, v in
+                       child.apply(torch_medians, (X, y, dtype, threads, repeats)).items()})
+        row = (f"{np.dtype(dtype).name:<9}{ms['step']:>10.1f}{ms['forward']:>9.1f}"
+               f"{ms['fwd+bwd']:>9.1f}{ms['adam']:>8.1f}")
+        if child is not None:
+            row += (f"{ms['torch step']:>11.1f}{ms['torch fwd+bwd']:>9.1f}{ms['torch adam']:>8.1f}"
+                    f"{ms['step'] / ms['torch step']:>11.2f}{ms['fwd+bwd'] / ms['torch fwd+bwd']:>10.2f}")
+        print(row, flush=True)
+    if child is not None:
+        child.close()
+        child.join()
 
 
 if __name__ == "__main__":
