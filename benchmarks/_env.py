@@ -1,10 +1,21 @@
-"""What both benchmarks print first: the machine and library versions they measured on."""
+"""What both benchmarks share: their options, and the machine and library versions they print first."""
 
+import argparse
 import os
 import platform
 
 import numpy as np
 from threadpoolctl import threadpool_info
+
+
+def parse_arguments(doc):
+    """The options both benchmarks take: --quick and --threads; the description is doc's first
+    paragraph."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough look)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for ours (BLAS limit) and torch; default torch's default")
+    return parser.parse_args()
 
 
 def setup_threads(torch, threads):

@@ -20,7 +20,6 @@ whole-batch im2col implementation would build.
 This is a benchmark, not a test: it asserts nothing. torch is not a project dependency.
 """
 
-import argparse
 import sys
 import time
 import tracemalloc
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from _env import describe_environment, setup_threads  # benchmarks/ is on sys.path when run as a script
+from _env import describe_environment, parse_arguments, setup_threads  # benchmarks/ is on sys.path when run as a script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -204,11 +203,7 @@ def conv_memory(x, w, b, stride, pad, dout):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough look)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for ours (BLAS limit) and torch; default torch's default")
-    args = parser.parse_args()
+    args = parse_arguments(__doc__)
     repeats, naive_repeats = (5, 1) if args.quick else (21, 3)
     started = time.perf_counter()
 

@@ -8,23 +8,22 @@ Run from the repository root:
 The model is the one of the assignment's CIFAR-10 run: conv 32 filters 7x7 (pad 3) - relu -
 2x2 max pool - affine 8192 -> 500 - relu - affine 500 -> 10 - softmax, L2 reg 1e-3, on a batch
 of 50 images of 3x32x32. A training step is loss + gradients + one Adam update of every
-parameter, as Solver does it. Times are medians over interleaved runs after a warm-up (the
-functions of one dtype take turns, in rotating order, so background load hits them alike).
+parameter, as Solver does it. Times are medians over interleaved runs after a warm-up (ours'
+functions of one dtype take turns, in rotating order, so background load hits them alike; so do
+torch's).
 
 Both get a breakdown: the forward + backward pass (``model.loss(X, y)``; in torch the loss and
 autograd) and the Adam updates alone; ours also the forward pass alone (``model.loss(X)``).
-torch runs in a child process of its own, after ours: in one process, the worker threads of
-numpy's OpenBLAS keep spinning for a while after each call and slow torch's threads down by a
-third or more, which would flatter ours.
-torch runs the same step: nn.Conv2d /
-MaxPool2d / Linear, cross-entropy plus 0.5 * reg * sum(W ** 2) over the three weights, autograd
-(no gradient for the images, as in ours) and torch.optim.Adam, on the same number of threads.
+torch runs the same step: nn.Conv2d / MaxPool2d / Linear, cross-entropy plus
+0.5 * reg * sum(W ** 2) over the three weights, autograd (no gradient for the images, as in ours)
+and torch.optim.Adam, on the same number of threads. It runs in a child process of its own, after
+ours: in one process, the worker threads of numpy's OpenBLAS keep spinning for a while after each
+call and slow torch's threads down by a third or more, which would flatter ours.
 torch is not a project dependency; without it only our times are printed.
 
 This is a benchmark, not a test: it asserts nothing.
 """
 
-import argparse
 import multiprocessing
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from _env import describe_environment, setup_threads  # benchmarks/ is on sys.path when run as a script
+from _env import describe_environment, parse_arguments, setup_threads  # benchmarks/ is on sys.path when run as a script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -123,11 +122,7 @@ def time_interleaved(functions, repeats, warmup=3):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough look)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for ours (BLAS limit) and torch; default torch's default")
-    args = parser.parse_args()
+    args = parse_arguments(__doc__)
     repeats = 7 if args.quick else 25
 
     threads = setup_threads(torch, args.threads)

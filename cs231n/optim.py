@@ -28,7 +28,6 @@ first use and never written to. Two configs that share state arrays (a shallow `
 update them together; branch a config with ``copy.deepcopy``.
 """
 
-import numbers
 import weakref
 
 import numpy as np
@@ -73,13 +72,13 @@ def _state(config, key, w, rule):
     if value is None:
         value = np.zeros(w.shape, dtype=w.dtype)
     else:
-        if _own_state.get(id(value)) is value and value.dtype == w.dtype:
-            return value
-        value = np.asarray(value)
+        value = np.asarray(value)  # the same object when it already is an array
         if value.shape != w.shape:
             raise ValueError(
                 f"{rule} config[{key!r}] has shape {value.shape} but w has shape {w.shape}; "
                 "was this config used for another parameter?")
+        if _own_state.get(id(value)) is value and value.dtype == w.dtype:
+            return value
         value = np.array(value, dtype=w.dtype, order="C", copy=True)
     _own_state[id(value)] = value
     config[key] = value
@@ -212,14 +211,6 @@ def adam(w, dw, config=None):
     return next_w, config
 
 
-def _schedule_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"scheduled_rule {name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"scheduled_rule {name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def scheduled_rule(rule, total_steps, warmup_steps=0, final_fraction=0.0):
     """Wrap an update rule with a per-step learning-rate schedule: linear warmup, linear decay.
 
@@ -248,13 +239,15 @@ def scheduled_rule(rule, total_steps, warmup_steps=0, final_fraction=0.0):
         rule = globals()[rule]
     elif not callable(rule):
         raise TypeError(f"scheduled_rule: rule must be a rule name or a callable, got {rule!r}")
-    total_steps = _schedule_int(total_steps, "total_steps", 1)
-    warmup_steps = _schedule_int(warmup_steps, "warmup_steps", 0)
+    arguments = {"total_steps": total_steps, "warmup_steps": warmup_steps,
+                 "final_fraction": final_fraction}
+    total_steps = _validate.int_param(arguments, "total_steps", "scheduled_rule", 1)
+    warmup_steps = _validate.int_param(arguments, "warmup_steps", "scheduled_rule", 0)
     if warmup_steps > total_steps:
-        raise ValueError(f"scheduled_rule warmup_steps must be <= total_steps ({total_steps}), "
+        raise ValueError(f"scheduled_rule['warmup_steps'] must be <= total_steps ({total_steps}), "
                          f"got {warmup_steps}")
-    final_fraction = _validate.float_param({"final_fraction": final_fraction}, "final_fraction",
-                                           "scheduled_rule", 0.0, low=0.0, high=1.0)
+    final_fraction = _validate.float_param(arguments, "final_fraction", "scheduled_rule", 0.0,
+                                           low=0.0, high=1.0)
 
     def update(w, dw, config=None):
         config = {} if config is None else config

@@ -276,10 +276,9 @@ NEEDED = ("layers.py", "normalization.py", "fast_layers.py", "layer_utils.py", "
           "classifiers/fc_net.py", "classifiers/cnn.py")
 
 
-def _real_tree_or_skip():
+def _require_real_tree():
     missing = [n for n in NEEDED if not (REPO / "cs231n" / n).is_file()]
-    if missing:
-        pytest.skip(f"the real tree lacks cs231n/{', cs231n/'.join(missing)}")
+    assert not missing, f"expected the real tree to have cs231n/{', cs231n/'.join(missing)}"
 
 
 def copy_package(dest):
@@ -300,7 +299,7 @@ def statuses(results):
 
 @pytest.fixture(scope="module")
 def instructor_results():
-    _real_tree_or_skip()
+    _require_real_tree()
     start = time.monotonic()
     results = grade.grade_tree(REPO)
     return results, time.monotonic() - start
@@ -318,7 +317,7 @@ def test_instructor_source_scores_full_marks_quickly(instructor_results):
 
 @pytest.mark.slow
 def test_untouched_release_scores_zero_with_not_implemented(tmp_path):
-    _real_tree_or_skip()
+    _require_real_tree()
     out = tmp_path / "release"
     tracked = subprocess.run(["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True).stdout
     assert release.main([str(out), "--source", str(REPO), "-q"]
@@ -333,7 +332,7 @@ def test_untouched_release_scores_zero_with_not_implemented(tmp_path):
 
 @pytest.mark.slow
 def test_a_broken_dropout_backward_loses_exactly_its_checks(tmp_path):
-    _real_tree_or_skip()
+    _require_real_tree()
     tree = copy_package(tmp_path)
     sabotage(tree, "layers.py", """
         _true_dropout_backward = dropout_backward
@@ -350,7 +349,7 @@ def test_a_broken_dropout_backward_loses_exactly_its_checks(tmp_path):
 
 @pytest.mark.slow
 def test_a_broken_relu_backward_loses_its_check_and_the_models_using_it(tmp_path):
-    _real_tree_or_skip()
+    _require_real_tree()
     tree = copy_package(tmp_path)
     sabotage(tree, "layers.py", """
         def relu_backward(dout, cache):
@@ -369,7 +368,7 @@ def test_a_broken_relu_backward_loses_its_check_and_the_models_using_it(tmp_path
 
 @pytest.mark.slow
 def test_a_hanging_student_function_is_reported_as_a_timeout(tmp_path):
-    _real_tree_or_skip()
+    _require_real_tree()
     tree = copy_package(tmp_path)
     sabotage(tree, "optim.py", """
         def rmsprop(w, dw, config=None):
@@ -388,7 +387,7 @@ def test_a_hanging_student_function_is_reported_as_a_timeout(tmp_path):
 
 @pytest.mark.slow
 def test_cli_grades_a_submission_zip(tmp_path, capsys):
-    _real_tree_or_skip()
+    _require_real_tree()
     tree = copy_package(tmp_path / "tree")
     zpath = tmp_path / "a2.zip"
     with zipfile.ZipFile(zpath, "w") as zf:

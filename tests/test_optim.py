@@ -190,6 +190,15 @@ def test_state_of_wrong_shape_raises(name):
         rule(name)(np.zeros(2), np.zeros(2), config)
 
 
+@pytest.mark.parametrize("name", ["sgd_momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("size", [3, 1 << 15])  # smaller than the state; exactly one block
+def test_own_state_of_wrong_shape_raises(name, size):
+    # state the rule allocated itself for a 40000-value parameter, then reused for another one
+    _, config = rule(name)(np.zeros(40000), np.ones(40000))
+    with pytest.raises(ValueError, match="was this config used for another parameter"):
+        rule(name)(np.zeros(size), np.ones(size), config)
+
+
 @pytest.mark.parametrize("name", RULES)
 def test_non_array_weights_raise(name):
     with pytest.raises(TypeError, match="w must be a numpy array"):

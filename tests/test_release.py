@@ -359,8 +359,7 @@ def _real_release_args():
 
 @pytest.fixture(scope="module")
 def real_release(tmp_path_factory):
-    if not _has_regions(REPO / "cs231n/layers.py"):
-        pytest.skip("the real tree has no cs231n/layers.py with solution regions yet")
+    assert _has_regions(REPO / "cs231n/layers.py"), "expected solution regions in cs231n/layers.py"
     out = tmp_path_factory.mktemp("real") / "a2"
     code = release.main([str(out), "--source", str(REPO), "-q", *_real_release_args()])
     assert code == 0, "the release of the real tree failed (see the captured stderr)"
@@ -453,8 +452,7 @@ def test_real_release_imports_every_module(real_release):
 
 @pytest.mark.slow
 def test_real_release_tests_fail_only_with_not_implemented(real_release, tmp_path):
-    if not list((real_release / "tests").glob("test_*.py")):
-        pytest.skip("the real tree has no tests yet")
+    assert list((real_release / "tests").glob("test_*.py")), "expected the release to keep the tests"
     report = tmp_path / "junit.xml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
@@ -508,8 +506,7 @@ def _execute_until_first_error(path, cwd, release_root):
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
 def test_real_release_notebook_runs_until_the_first_student_part(real_release, name, monkeypatch):
     path = real_release / "notebooks" / f"{name}.ipynb"
-    if not path.is_file():
-        pytest.skip(f"notebooks/{name}.ipynb is not in the tree yet")
+    assert path.is_file(), f"expected notebooks/{name}.ipynb in the release"
     monkeypatch.setenv("CS231N_SMOKE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", str(real_release))
@@ -533,6 +530,4 @@ def test_real_release_is_deterministic(real_release, tmp_path):  # the fixture o
 
 @pytest.mark.slow
 def test_real_source_markers_are_valid():
-    if not (REPO / "cs231n").is_dir():
-        pytest.skip("no real tree")
     assert release.main(["--check", "--source", str(REPO), "-q", *_real_release_args()]) == 0
