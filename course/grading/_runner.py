@@ -1,4 +1,4 @@
-"""Run checks of one part against a student's tree (a script, started by ``cs231n.grade``).
+"""Run checks of one part against a student's tree (a script, started by ``course.grade``).
 
     python -I -B _runner.py TREE PART_MODULE EVENTS_FILE TIMEOUT MEMORY_MB CHECK [CHECK ...]
 

@@ -1,4 +1,4 @@
-"""The autograder's checks, one module per part of the assignment (run by ``cs231n.grade``).
+"""The autograder's checks, one module per part of the assignment (run by ``course.grade``).
 
 Each part module (``q1_fully_connected``, ...) lists its checks in ``CHECKS``; a check is a
 function that imports the student's modules (``student("layers")``), computes, and raises

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m cs231n.release OUTDIR [--zip] [--source DIR] [--overwrite]
-    python -m cs231n.release --check          # only validate the markers, write nothing
+    python -m course.release OUTDIR [--zip] [--source DIR] [--overwrite]
+    python -m course.release --check          # only validate the markers, write nothing
 
 Solution regions
     In ``.py`` files and in notebook code cells, the code students write is enclosed by a line
@@ -450,7 +450,7 @@ def write_zip(data, path, overwrite=False):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m cs231n.release",
+        prog="python -m course.release",
         description="Write the student release of the assignment: solution regions become "
                     "NotImplementedError stubs, answers become placeholders, notebook outputs are "
                     "cleared, instructor-only files are left out. See the module docstring for the "

@@ -1,4 +1,4 @@
-"""Tests of the autograder (cs231n/grade.py and cs231n/grading/).
+"""Tests of the autograder (cs231n/grade.py and course/grading/).
 
 First half: the grading machinery on a fake student package and fake check parts in tmp_path
 (statuses, points, time limits, crashes, output flooding, leftover processes, a shadowed
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from cs231n import grade, release
+from course import grade, release
 
-REPO = Path(__file__).resolve().parents[1]
-REAL_GRADING = REPO / "cs231n" / "grading"
+REPO = Path(__file__).resolve().parents[2]
+REAL_GRADING = REPO / "course" / "grading"
 
 FAKE_CHECKS = '''
 import os, sys, time

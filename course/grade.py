@@ -2,14 +2,14 @@
 
 Usage::
 
-    python -m cs231n.grade                  # grade the tree in the current folder
-    python -m cs231n.grade path/to/tree     # a filled-in release, or an unpacked submission
-    python -m cs231n.grade a2.zip           # a submission zip (unpacked to a temporary folder)
-    python -m cs231n.grade --part Q2 --part Q3 -v
-    python -m cs231n.grade --list           # the checks and their points, without running them
+    python -m course.grade                  # grade the tree in the current folder
+    python -m course.grade path/to/tree     # a filled-in release, or an unpacked submission
+    python -m course.grade a2.zip           # a submission zip (unpacked to a temporary folder)
+    python -m course.grade --part Q2 --part Q3 -v
+    python -m course.grade --list           # the checks and their points, without running them
 
 Parts (100 points): Q1 fully-connected networks (30), Q2 batch normalization (25), Q3 dropout
-(15), Q4 convolutional networks (30). The checks (in ``cs231n/grading/``) compare the student's
+(15), Q4 convolutional networks (30). The checks (in ``course/grading/``) compare the student's
 layers, models and update rules with values worked out by hand and with numerical gradients;
 they do not use the instructor's tests or solutions, so students can run them too.
 
@@ -334,7 +334,7 @@ def to_json(tree, results):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m cs231n.grade",
+        prog="python -m course.grade",
         description="Grade a student's tree: run the checks of Q1-Q4 in separate processes with a "
                     "time limit and print a per-part table of points.",
         epilog="Exit status: 0 every check passed, 1 some check did not, 2 bad usage.")

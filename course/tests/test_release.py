@@ -1,4 +1,4 @@
-"""Tests of the student-release generator (cs231n/release.py).
+"""Tests of the student-release generator (course/release.py).
 
 The first half builds releases of small fixture trees in tmp_path. The second half (marked
 ``slow``) builds the release of the REAL repository and checks what CI must guarantee: no
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cs231n import release
+from course import release
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_NAMES = ("FullyConnectedNets", "BatchNormalization", "Dropout", "ConvolutionalNetworks")
 
 BEGIN, END = release.SOLUTION_BEGIN, release.SOLUTION_END
@@ -331,11 +331,11 @@ def test_git_checkout_with_nothing_tracked_is_an_error(source, tmp_path, capsys)
     ("x.egg-info/PKG-INFO", True), ("build/lib/a.py", True), ("cs231n/build/a.py", False),
     ("datasets/cifar-10-batches-py/data_batch_1", True), ("datasets/get_datasets.sh", False),
     ("datasets/cifar-10-python.tar.gz", True), ("notebooks/html/a.html", True),
-    ("tests/test_release.py", True), ("tests/test_layers.py", False), (".ci/run", True),
+    ("course/release.py", True), ("course/grading/q1.py", True), ("tests/test_layers.py", False), (".ci/run", True),
     ("a/b/model.npz", True), ("release/README.md", True), ("cs231n/release.py", False),
 ])
 def test_exclude_patterns(rel, excluded):
-    patterns = release.read_patterns(REPO) + ["tests/test_release.py", ".ci/"]
+    patterns = release.read_patterns(REPO) + ["course/", ".ci/"]
     assert release.is_excluded(rel, patterns) is excluded
 
 
@@ -421,9 +421,9 @@ def test_real_release_has_no_marker_and_no_solution_line(real_release):
 @pytest.mark.slow
 def test_real_release_leaves_out_instructor_files(real_release):
     names = {p.relative_to(real_release).as_posix() for p in real_release.rglob("*") if p.is_file()}
-    assert "cs231n/layers.py" in names and "cs231n/grade.py" in names
-    assert any(n.startswith("cs231n/grading/") for n in names), "the students' autograder needs the checks"
-    for gone in ("tests/test_release.py", "tests/test_grade.py", ".release-exclude", ".ci/run"):
+    assert "cs231n/layers.py" in names
+    assert not [n for n in names if n.startswith("course/")], "the instructor package must not ship"
+    for gone in (".release-exclude", ".ci/run"):
         assert gone not in names
     assert not [n for n in names if "__pycache__" in n or n.startswith(("datasets/cifar-10-batches-py", ".venv"))]
 
