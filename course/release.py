@@ -8,10 +8,12 @@ Usage::
 Solution regions
     In ``.py`` files and in notebook code cells, the code students write is enclosed by a line
     reading ``### BEGIN SOLUTION`` and a line reading ``### END SOLUTION``, both indented like the
-    enclosed code. The release replaces the whole region (markers included) by one line at the
-    same indentation::
+    enclosed code. The release replaces the whole region (markers included) by a stub line at the
+    same indentation, between the lines where the student writes (see ``course.regions``)::
 
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
         raise NotImplementedError("TODO: implement <function> (<file>)")
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
 
     (in notebook cells: ``"TODO: write the code of this cell"``). In ``.py`` files a region must lie
     inside a function body, so the released package still imports; code after the region stays
@@ -61,6 +63,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from .regions import STUDENT_BEGIN, STUDENT_END
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
@@ -139,14 +143,21 @@ def find_regions(lines, begin, end, where, lookalike=None):
     return regions, errors
 
 
-def replace_regions(lines, regions, stub):
-    """Return ``lines`` with each region replaced by ``stub(indent, first)`` (plus the line end)."""
+def replace_regions(lines, regions, stub, student_markers=False):
+    """Return ``lines`` with each region replaced by ``stub(indent, first)`` (plus the line end).
+
+    With ``student_markers`` the stub stands between the START/END OF YOUR CODE lines that
+    ``course.regions`` reads (the student writes there; everything else is given code).
+    """
     out, pos = [], 0
     for first, last in regions:
         out.extend(lines[pos:first])
         marker = lines[first]
         ending = marker[len(marker.rstrip("\r\n")):] or "\n"
-        out.append(_indent(marker) + stub(_indent(marker), first) + ending)
+        body = [stub(_indent(marker), first)]
+        if student_markers:
+            body = [STUDENT_BEGIN, *body, STUDENT_END]
+        out.extend(_indent(marker) + line + ending for line in body)
         pos = last + 1
     out.extend(lines[pos:])
     return out
@@ -202,7 +213,8 @@ def release_python(text, rel):
     if errors:
         raise ReleaseError(errors)
     new = "".join(replace_regions(
-        lines, regions, lambda indent, first: f'raise NotImplementedError("TODO: implement {names[first]} ({rel})")'))
+        lines, regions, lambda indent, first: f'raise NotImplementedError("TODO: implement {names[first]} ({rel})")',
+        student_markers=True))
     try:
         compile(new, rel, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -232,7 +244,8 @@ def release_notebook(text, rel):
             regions, errs = find_regions(lines, SOLUTION_BEGIN, SOLUTION_END, where, _SOLUTION_LOOKALIKE)
             errs += [f"{where}:{i + 1}: answer marker in a code cell" for i, line in enumerate(lines)
                      if _ANSWER_LOOKALIKE.search(line)]
-            lines = replace_regions(lines, regions, lambda indent, first: f'raise NotImplementedError("{CELL_STUB_MESSAGE}")')
+            lines = replace_regions(lines, regions, lambda indent, first: f'raise NotImplementedError("{CELL_STUB_MESSAGE}")',
+                                    student_markers=True)
             n_regions += len(regions)
             cell["outputs"] = []
             cell["execution_count"] = None

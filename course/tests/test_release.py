@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from course import release
+from course.regions import STUDENT_BEGIN as START, STUDENT_END as STOP
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_NAMES = ("FullyConnectedNets", "BatchNormalization", "Dropout", "ConvolutionalNetworks")
@@ -141,9 +142,10 @@ def test_release_of_a_fixture_tree(source, tmp_path, capsys):
     layers = (out / "cs231n/layers.py").read_text()
     assert layers == LAYERS.replace(
         f"    {BEGIN}\n    secret_value = x * 2  # the solution\n    {END}\n",
-        '    raise NotImplementedError("TODO: implement double (cs231n/layers.py)")\n').replace(
+        f'    {START}\n    raise NotImplementedError("TODO: implement double (cs231n/layers.py)")\n    {STOP}\n').replace(
         f"            {BEGIN}\n            hidden_answer = x + 41\n            return hidden_answer\n            {END}\n",
-        '            raise NotImplementedError("TODO: implement Model.loss (cs231n/layers.py)")\n')
+        f'            {START}\n            raise NotImplementedError("TODO: implement Model.loss (cs231n/layers.py)")\n'
+        f'            {STOP}\n')
     assert '"""Return 2 * x.' in layers  # docstrings kept
     manifest = (out / ".release-manifest").read_text().splitlines()
     assert len(manifest) == len(files) - 1 and manifest[0].endswith("  README.md")
@@ -185,7 +187,8 @@ def test_released_notebook_is_cleared_and_answers_blanked(source, tmp_path):
     assert all("execution" not in c["metadata"] for c in nb["cells"])
     assert "widgets" not in nb["metadata"] and nb["metadata"]["kernelspec"]["name"] == "python3"
     assert "".join(codes[1]["source"]) == (
-        'for i in range(2):\n    raise NotImplementedError("TODO: write the code of this cell")\nprint(\'done\')')
+        f'for i in range(2):\n    {START}\n    raise NotImplementedError("TODO: write the code of this cell")\n'
+        f"    {STOP}\nprint('done')")
     assert "".join(nb["cells"][3]["source"]) == (
         f"**Inline question 1:** why?\n\n{release.ANSWER_PLACEHOLDER}\n")
     for secret in ("cell_secret", "answer_secret", "BEGIN", "END ANSWER"):
