@@ -1,0 +1,3 @@
+"""Textbook solutions of the notebooks' student cells (see ``course.textbook``)."""
+
+SOLUTIONS = {}
