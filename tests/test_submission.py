@@ -118,16 +118,22 @@ def test_unexecuted_notebook_is_a_problem(tmp_path, capsys):
     (tree / "notebooks/BatchNormalization.ipynb").write_text(json.dumps(notebook(executed=False)))
     assert run_main(tree) == 1
     err = capsys.readouterr().err
-    assert "BatchNormalization.ipynb: 2 code cell(s) never run (code cells 1, 2)" in err
+    assert "BatchNormalization.ipynb: never run (none of its 2 code cells has run)" in err
     assert not (tree / "a2.zip").exists()
 
 
-def test_error_output_is_a_problem(tmp_path, capsys):
+def test_error_output_is_a_warning_listed_at_the_end(tmp_path, capsys):
+    # A failed check (e.g. an accuracy floor) must not make submitting impossible.
     tree = make_tree(tmp_path)
     (tree / "notebooks/ConvolutionalNetworks.ipynb").write_text(json.dumps(notebook(error=True)))
-    assert run_main(tree) == 1
-    err = capsys.readouterr().err
-    assert "ConvolutionalNetworks.ipynb: error output in code cell 2: NotImplementedError: TODO" in err
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    warning = "  ! notebooks/ConvolutionalNetworks.ipynb: code cell 2 ended in an error: NotImplementedError: TODO"
+    assert warning in out and out.index(warning) > out.index("Packed")
+    assert out.rstrip().endswith("warning(s).") and (tree / "a2.zip").exists()
+    (tree / "a2.zip").unlink()
+    assert run_main(tree, "--strict") == 1  # --strict: warnings block too
+    assert "code cell 2 ended in an error" in capsys.readouterr().err and not (tree / "a2.zip").exists()
 
 
 def test_empty_code_cells_need_no_execution_count(tmp_path):
@@ -141,7 +147,7 @@ def test_invalid_notebook_and_syntax_error_are_problems(tmp_path, capsys):
     (tree / "cs231n/layers.py").write_text("def f(:\n    pass\n")
     assert run_main(tree) == 1
     err = capsys.readouterr().err
-    assert "notebooks/Dropout.ipynb: not a readable notebook" in err
+    assert "notebooks/Dropout.ipynb: not a valid notebook" in err
     assert "cs231n/layers.py:1: syntax error" in err
 
 
@@ -199,9 +205,15 @@ def test_required_notebook_over_the_size_limit_is_a_problem(tmp_path, capsys):
     assert "notebooks/Dropout.ipynb: 19" in err and "KB, over the 102.4 KB limit per file" in err
 
 
-def test_bad_usage(tmp_path, capsys):
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "ten"])
+def test_bad_usage(tmp_path, capsys, value):
     assert run_main(tmp_path / "nope") == 2
-    assert run_main(make_tree(tmp_path), "--max-file-mb", "0") == 2
+    with pytest.raises(SystemExit) as info:
+        run_main(make_tree(tmp_path), f"--max-file-mb={value}")
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-file-mb" in err and ("positive, finite number" in err or "not a number" in err)
+    assert "Traceback" not in err and not (tmp_path / "a2.zip").exists()
 
 
 def test_a_failed_write_leaves_no_zip_and_no_temporary_file(tmp_path, monkeypatch, capsys):
@@ -210,7 +222,7 @@ def test_a_failed_write_leaves_no_zip_and_no_temporary_file(tmp_path, monkeypatc
     def broken_write(self, *args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(zipfile.ZipFile, "write", broken_write)
+    monkeypatch.setattr(zipfile.ZipFile, "open", broken_write)
     before = snapshot(tree)
     assert run_main(tree) == 2
     assert "disk full" in capsys.readouterr().err
@@ -222,7 +234,7 @@ def test_notes_remaining_todo_stubs(tmp_path, capsys):
     (tree / "cs231n/optim.py").write_text('def adam(w, dw, config=None):\n'
                                           '    raise NotImplementedError("TODO: implement adam")\n')
     assert run_main(tree) == 0
-    assert "note: cs231n/optim.py still contains unimplemented TODO stubs" in capsys.readouterr().out
+    assert "  ! cs231n/optim.py still contains unimplemented TODO stubs" in capsys.readouterr().out
 
 
 # --- the shell wrapper -------------------------------------------------------------------------
