@@ -110,11 +110,11 @@ def _source(cell):
 
 
 def _title(text):
-    """First non-empty line of a markdown cell, without the markdown decoration."""
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip().strip("*_").strip()
-        if line and ANSWER_PLACEHOLDER not in line:
-            return line[:60]
+    """The question an answer cell belongs to: the last heading above its first placeholder."""
+    lines = [line.strip() for line in text.split(ANSWER_PLACEHOLDER)[0].splitlines() if line.strip()]
+    headings = [line for line in lines if line.startswith("#") or "question" in line.lower()]
+    for line in reversed(headings) if headings else lines[:1]:
+        return line.lstrip("#").strip().strip("*_").strip()[:60]
     return "an inline question"
 
 
@@ -141,8 +141,9 @@ def notebook_findings(path, rel, required=True):
             continue
         if cell.get("cell_type") == "markdown":
             text = _source(cell)
-            if ANSWER_PLACEHOLDER in text:
-                blank.append(f"cell {index} ({_title(text)})")
+            count = text.count(ANSWER_PLACEHOLDER)
+            if count:
+                blank += [f"cell {index} ({_title(text)}{f', {count} answers' if count > 1 else ''})"] * count
             continue
         if cell.get("cell_type") != "code" or not _source(cell).strip():
             continue
@@ -153,16 +154,16 @@ def notebook_findings(path, rel, required=True):
         for out in outputs:
             if isinstance(out, dict) and out.get("output_type") == "error":
                 errors.append((code, f"{out.get('ename', '?')}: {out.get('evalue', '')}".strip()[:160]))
+    blank = [f"{rel}: {len(blank)} inline answer(s) still blank: " + "; ".join(dict.fromkeys(blank))] if blank else []
     if code and len(not_run) == code:
-        return block(f"{rel}: never run (none of its {code} code cells has run); {_RUN_ALL}")
+        problems, warnings = block(f"{rel}: never run (none of its {code} code cells has run); {_RUN_ALL}")
+        return problems, warnings + blank
     warnings = [f"{rel}: code cell {i} ended in an error: {msg}" for i, msg in errors]
     if not_run:
         after_error = errors and not_run[0] > errors[0][0]
         why = f" (the run stopped at the error in code cell {errors[0][0]})" if after_error else ""
         warnings.append(f"{rel}: {len(not_run)} code cell(s) never ran{why}: code cells {_cells(not_run)}")
-    if blank:
-        warnings.append(f"{rel}: {len(blank)} inline answer(s) still blank: " + "; ".join(blank[:10]))
-    return [], warnings
+    return [], warnings + blank
 
 
 def python_problems(path, rel):
@@ -213,8 +214,19 @@ def check_tree(tree, max_file_bytes):
             problems.extend(found[0])
             warnings.extend(found[1])
         else:
-            problems.extend(python_problems(real, rel))
+            found = python_problems(real, rel)
+            problems.extend(found)
+            if not found and 'raise NotImplementedError("TODO' in _text(real):
+                warnings.append(f"{rel} still contains unimplemented TODO stubs")
     return problems, warnings
+
+
+def _text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 # --- choosing the files ----------------------------------------------------------------------
@@ -437,7 +449,11 @@ def main(argv=None):
         for p in problems:
             _err(f"  - {_show(p)}")
         if not args.force:
-            _err("Nothing was written. Fix these and run again (or pass --force to pack anyway).")
+            if warnings:
+                _err(f"and {len(warnings)} warning(s), which alone would not stop the submission:")
+                for w in warnings:
+                    _err(f"  ! {_show(w)}")
+            _err("Nothing was written. Fix these problems and run again (or pass --force to pack anyway).")
             return 1
         _err("WARNING: --force given: packing anyway; this submission is probably incomplete.")
     if not files:
@@ -463,9 +479,6 @@ def main(argv=None):
     print(f"Packed {len(files)} file(s):")
     for rel, real in files:
         print(f"  {rel}  ({_size(os.path.getsize(real))})")
-    stubs = [rel for rel, real in files if rel in PACKAGE_FILES and
-             'raise NotImplementedError("TODO' in Path(real).read_text(encoding="utf-8", errors="replace")]
-    warnings += [f"{rel} still contains unimplemented TODO stubs" for rel in stubs]
     if warnings:
         print(f"\n{len(warnings)} warning(s): they do not stop the submission, but fix what you can:")
         for w in warnings:
