@@ -17,7 +17,8 @@ What it checks, and what each finding does:
 - **Warns** (the zip is written, the warnings are listed at the end; ``--strict`` makes them
   block): a cell that ended in an error (for example a failed accuracy floor: the rest of your
   work still counts), code cells that never ran, inline answers left as ``_fill this in_``,
-  files left out, and the optional ``notebooks/PyTorch.ipynb`` missing or never run.
+  ``TODO`` stubs left in the package, files left out, and the optional
+  ``notebooks/PyTorch.ipynb`` missing or never run.
 
 The zip holds the package (everything under ``cs231n/``) and every notebook under ``notebooks/``;
 datasets, checkpoints, caches, virtual environments, ``.git``, zips, saved arrays and files larger
