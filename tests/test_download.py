@@ -410,6 +410,14 @@ def test_lock_left_by_a_killed_run_does_not_block(server, archive, data_root, sm
     assert installed_ok(data_root, small_folder) and leftovers(data_root) == []
 
 
+def test_symlinked_lock_file_is_refused(server, archive, data_root, victim):
+    data_root.mkdir()
+    (data_root / ".cifar-10-download.lock").symlink_to(victim)
+    with pytest.raises(DownloadError, match=r"download\.lock is a symbolic link"):
+        install(server.url, md5=md5(archive), **FAST)
+    assert victim.read_bytes() == b"precious" and server.log == []
+
+
 def test_mirror_without_content_length_is_capped(server, archive, data_root, monkeypatch):
     monkeypatch.setattr(download, "MAX_ARCHIVE_BYTES", 1000)
     monkeypatch.setattr(download, "_CHUNK", 256)
