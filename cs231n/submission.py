@@ -265,10 +265,12 @@ def select_files(tree, max_file_bytes, skip=()):
     def visit(path, parts, ancestors, keep):
         rel = "/".join(parts)
         real = _inside(tree_real, path)
+        wanted = os.path.isdir(path) or (keep(parts[-1]) and not _excluded(parts))  # would be packed
         if real is None:
-            left_out.append((rel, f"a link to {_show(os.path.realpath(path))}, outside your assignment folder"))
+            if wanted:
+                left_out.append((rel, f"a link to {_show(os.path.realpath(path))}, outside your assignment folder"))
             return
-        if os.path.isdir(real) or (keep(parts[-1]) and not _excluded(parts) and real not in skip):
+        if wanted and real not in skip:
             try:
                 rel.encode("utf-8")
             except UnicodeEncodeError:
@@ -287,12 +289,12 @@ def select_files(tree, max_file_bytes, skip=()):
                 if not _excluded(parts + (name, "x")) or not os.path.isdir(os.path.join(path, name)):
                     visit(os.path.join(path, name), parts + (name,), ancestors | {real}, keep)
             return
+        if not wanted or real in skip:
+            return
         if not os.path.isfile(real):
             if os.path.islink(path):
                 left_out.append((rel, "a broken link"))
             return  # sockets, pipes, devices: not part of an assignment
-        if not keep(parts[-1]) or _excluded(parts) or real in skip:
-            return
         size = os.path.getsize(real)
         reason = (f"{_size(size)}, over the {_size(max_file_bytes)} limit" if size > max_file_bytes
                   else _readable(real))

@@ -385,8 +385,11 @@ def test_links_inside_the_package_to_outside_are_reported_and_loops_end(tmp_path
     (tree / "cs231n/key.py").symlink_to(secret / "id_rsa")
     (tree / "cs231n/loop").symlink_to(".")
     (tree / "cs231n/dangling.py").symlink_to(tmp_path / "a2" / "nothing-here.py")
+    (tree / "cs231n/weights.npz").unlink()
+    (tree / "cs231n/weights.npz").symlink_to(secret / "id_rsa")  # never packed anyway: not reported
     assert run_main(tree) == 0
     out = capsys.readouterr().out
+    assert "weights.npz" not in out
     assert _names(tree / "a2.zip") == EXPECTED
     assert "! left out cs231n/keys: a link to" in out and "! left out cs231n/key.py: a link to" in out
     assert "! left out cs231n/loop: a link to a folder that contains it" in out
