@@ -403,6 +403,22 @@ def test_two_concurrent_installs_both_succeed_with_one_download(server, archive,
     assert len(server.log) == 1 and installed_ok(data_root, small_folder) and leftovers(data_root) == []
 
 
+def test_run_assignment_waits_for_a_manual_download_in_another_process(server, archive, data_root, small_folder):
+    from cs231n import run_assignment
+    server.files["/cifar.tar.gz.md5"] = md5(archive).encode()
+    server.modes = ["stall"]  # the manual download takes a second
+    manual = subprocess.Popen([sys.executable, "-m", "cs231n.download", "--source", server.url, "-q"],
+                              env=dict(_env(), CS231N_DATA_DIR=str(data_root)))
+    deadline = time.monotonic() + 20
+    while not any(p == "/cifar.tar.gz" for p, _ in server.log) and manual.poll() is None:  # it is downloading
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    run_assignment.ensure_cifar10(source=server.url)  # waits for the lock, then finds the data
+    assert manual.wait(30) == 0
+    assert [p for p, _ in server.log].count("/cifar.tar.gz") == 1
+    assert installed_ok(data_root, small_folder) and leftovers(data_root) == []
+
+
 def test_lock_left_by_a_killed_run_does_not_block(server, archive, data_root, small_folder):
     data_root.mkdir()
     (data_root / ".cifar-10-download.lock").write_text("12345\n")  # no process holds it any more
