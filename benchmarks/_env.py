@@ -36,3 +36,10 @@ def describe_environment(torch, threads):
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         if var in os.environ:
             print(f"  {var}={os.environ[var]}")
+
+
+def load_line():
+    """The machine's load averages (1, 5, 15 min), to print next to every table."""
+    if not hasattr(os, "getloadavg"):
+        return "load average: unknown"
+    return "load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
