@@ -37,7 +37,10 @@ from _env import describe_environment, load_line, parse_arguments  # benchmarks/
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cs231n import fast_layers  # noqa: E402
+try:
+    from cs231n import _threads  # noqa: E402
+except ImportError:  # an older package: no execution plans to compare
+    _threads = None
 from cs231n.fast_layers import (  # noqa: E402
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -169,14 +172,13 @@ def torch_round(cases, calls, threads):
 def plan_rows(cases, calls):
     """Fast forward + backward under each plan the layer can choose, and the plan it picks."""
     rows = []
-    plans = getattr(fast_layers, "PLANS", None)
-    if plans is None:
+    if _threads is None:
         return rows
     for case in cases:
         _, fwd_bwd = ours(case)
         times = {}
-        for plan in plans:
-            with fast_layers.force_plan(plan):
+        for plan in _threads.PLANS:
+            with _threads.force_plan(plan):
                 times[plan] = median_time(fwd_bwd, calls)
         times["auto"] = median_time(fwd_bwd, calls)
         rows.append((case, times))
