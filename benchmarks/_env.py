@@ -18,14 +18,6 @@ def parse_arguments(doc):
     return parser.parse_args()
 
 
-def setup_threads(torch, threads):
-    """Threads for ours (BLAS limit) and torch: ``threads`` or torch's default; set torch's."""
-    threads = threads or (torch.get_num_threads() if torch is not None else os.cpu_count())
-    if torch is not None:
-        torch.set_num_threads(threads)
-    return threads
-
-
 def describe_environment(torch, threads):
     """One line of versions and threads, then any environment variable that changes BLAS speed."""
     blas = ", ".join(f"{info['internal_api']} {info['version']}"
