@@ -15,7 +15,9 @@ do the results. Two execution plans run the same lanes:
 Which is faster depends on the shape, the dtype, the thread count and on what else runs (OpenBLAS's
 idle threads keep spinning for a while after each call and compete with our workers). So each
 kind of call (its key: operation, shapes, dtype, lanes) is timed under both plans for its first
-few calls, alternately, and then keeps the faster: a plan cache. Both plans give the same
+few calls, alternately, and then keeps the faster: a plan cache. A plan that loses by a wide
+margin is dropped at once (on a busy machine, BLAS's threads wait for each other in every
+product and the "blas" plan can be 30 times slower). Both plans give the same
 results, so the choice affects only speed. ``force_plan`` overrides the choice (tests, benchmarks).
 """
 
@@ -31,6 +33,7 @@ except ImportError:  # declared dependency; without it everything runs in the ca
 
 PLANS = ("workers", "blas")
 TRIALS = 3  # timed calls of each plan before a key keeps the faster one
+_CLEAR_LOSS = 3.0  # ... or fewer, once a plan has been this many times slower than the other
 _MAX_KEYS = 512  # the cache is cleared when it grows past this (shapes keep changing)
 
 _state = {"controller": None, "forced": None}
@@ -102,8 +105,10 @@ def _record(key, plan, seconds):
         if not isinstance(entry, dict):
             return
         entry[plan].append(seconds)
-        if all(len(times) >= TRIALS for times in entry.values()):
-            _plans[key] = min(PLANS, key=lambda p: min(entry[p]))
+        best = {p: min(times) for p, times in entry.items() if times}
+        if all(len(times) >= TRIALS for times in entry.values()) or (
+                len(best) == len(PLANS) and max(best.values()) > _CLEAR_LOSS * min(best.values())):
+            _plans[key] = min(best, key=best.get)
 
 
 def run_chunks(n, per_chunk, make_lane, big_enough, key):
