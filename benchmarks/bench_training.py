@@ -185,9 +185,10 @@ def main():
                         help="float32 at batch 25, 50, 100, 200 on 1 and 2 threads")
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: one per core)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5, --quick 3)")
+    parser.add_argument("--calls", type=int, default=None, help="timed calls per round (default 9, --quick 5)")
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 5)
-    calls = 5 if args.quick else 9
+    calls = args.calls or (5 if args.quick else 9)
     threads = args.threads or os.cpu_count()
     if args.scaling:
         configs = [("float32", batch, t) for t in (1, 2) for batch in (25, 50, 100, 200)]
