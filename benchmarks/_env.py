@@ -18,14 +18,6 @@ def parse_arguments(doc):
     return parser.parse_args()
 
 
-def setup_threads(torch, threads):
-    """Threads for ours (BLAS limit) and torch: ``threads`` or torch's default; set torch's."""
-    threads = threads or (torch.get_num_threads() if torch is not None else os.cpu_count())
-    if torch is not None:
-        torch.set_num_threads(threads)
-    return threads
-
-
 def describe_environment(torch, threads):
     """One line of versions and threads, then any environment variable that changes BLAS speed."""
     blas = ", ".join(f"{info['internal_api']} {info['version']}"
@@ -36,3 +28,10 @@ def describe_environment(torch, threads):
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         if var in os.environ:
             print(f"  {var}={os.environ[var]}")
+
+
+def load_line():
+    """The machine's load averages (1, 5, 15 min), to print next to every table."""
+    if not hasattr(os, "getloadavg"):
+        return "load average: unknown"
+    return "load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg())

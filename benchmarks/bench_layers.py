@@ -1,25 +1,30 @@
-"""Benchmark the fast convolution and max-pool layers against the naive ones and PyTorch.
+"""Benchmark the fast convolution and max-pool layers against PyTorch (and the naive layers).
 
 Run from the repository root:
 
     python benchmarks/bench_layers.py            # full run, a few minutes
-    python benchmarks/bench_layers.py --quick    # fewer repeats, well under a minute
+    python benchmarks/bench_layers.py --quick    # fewer rounds, about a minute
 
-For each case and dtype it prints the median time of the fast forward pass, the fast forward +
-backward pass and the naive forward + backward pass, the speedup of fast over naive and, when
-torch can be imported, the same operations in ``torch.nn.functional`` (conv2d / max_pool2d, the
-backward through autograd) and the ratios ours / torch (below 1 means we are faster). All the
-functions of a case are timed in one loop, in rotating order, after a warm-up, so background
-load hits them alike; medians discard the outliers. Ours and torch run on the same number of
-threads (``--threads``, default: torch's default, normally one per core).
+Ours runs in this process, torch in a child process of its own (in one process the two
+libraries' thread pools slow each other down: torch's conv measured 26 ms alone and 100 ms next
+to numpy). The two take turns in rounds: in each round ours times every case (median of a few
+calls after a warm-up), then, after a pause that lets numpy's BLAS threads go idle, the child
+times the same cases in torch.nn.functional (conv2d / max_pool2d, backward through autograd).
+Each round gives a ratio ours / torch per case (below 1: ours faster); the table shows the median
+times over all rounds, the median ratio and the range of the per-round ratios, so that background
+load, which hits one round at a time, shows up as spread rather than as a biased figure.
 
-It then reports the peak memory one convolution forward + backward allocates (measured with
-tracemalloc, which sees numpy's allocations) next to the size of the im2col matrix that a
-whole-batch im2col implementation would build.
+It then prints, for our layers alone: the fast forward + backward under each execution plan
+(chunks on worker threads with BLAS at 1 thread each, or one thread driving BLAS's threads) next
+to the plan the layer picks; the naive forward + backward (the speedup of fast over naive); and
+the peak memory one convolution forward + backward allocates (tracemalloc) next to the size of
+the im2col matrix a whole-batch implementation would build.
 
 This is a benchmark, not a test: it asserts nothing. torch is not a project dependency.
 """
 
+import multiprocessing
+import os
 import sys
 import time
 import tracemalloc
@@ -28,11 +33,14 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from _env import describe_environment, parse_arguments, setup_threads  # benchmarks/ is on sys.path when run as a script
+from _env import describe_environment, load_line, parse_arguments  # benchmarks/ is on sys.path when run as a script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cs231n import fast_layers  # noqa: E402
+try:
+    from cs231n import _threads  # noqa: E402
+except ImportError:  # an older package: no execution plans to compare
+    _threads = None
 from cs231n.fast_layers import (  # noqa: E402
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -42,217 +50,241 @@ from cs231n.layers import (  # noqa: E402
 
 try:
     import torch
-    import torch.nn.functional as tnf
 except ImportError:
     torch = None
 
+# name, dtype, x shape, w shape, stride, pad: the layers of the assignment's networks.
 CONV_CASES = [
-    # name, x shape, w shape, stride, pad
-    ("A", (100, 3, 31, 31), (25, 3, 3, 3), 2, 1),
-    ("B", (50, 3, 32, 32), (32, 3, 7, 7), 1, 3),
-    ("C", (50, 64, 16, 16), (64, 64, 3, 3), 1, 1),
+    ("conv A", "float32", (100, 3, 31, 31), (25, 3, 3, 3), 2, 1),
+    ("conv B", "float32", (50, 3, 32, 32), (32, 3, 7, 7), 1, 3),
+    ("conv C", "float32", (50, 64, 16, 16), (64, 64, 3, 3), 1, 1),
+    ("conv A", "float64", (100, 3, 31, 31), (25, 3, 3, 3), 2, 1),
+    ("conv B", "float64", (50, 3, 32, 32), (32, 3, 7, 7), 1, 3),
+    ("conv C", "float64", (50, 64, 16, 16), (64, 64, 3, 3), 1, 1),
 ]
+# name, dtype, x shape, pool size, stride
 POOL_CASES = [
-    # name, x shape, pool size, stride
-    ("pool 2x2/2", (50, 32, 32, 32), 2, 2),
-    ("pool 3x3/2", (50, 32, 32, 32), 3, 2),
+    ("pool 2x2/2", "float32", (50, 32, 32, 32), 2, 2),
+    ("pool 3x3/2", "float32", (50, 32, 32, 32), 3, 2),
+    ("pool 2x2/2", "float64", (50, 32, 32, 32), 2, 2),
+    ("pool 3x3/2", "float64", (50, 32, 32, 32), 3, 2),
 ]
 
 
-def conv_functions(x, w, b, stride, pad, dout):
-    """The timed callables of one convolution case, by column name."""
-    conv_param = {"stride": stride, "pad": pad}
-
-    def fast_fwd():
-        conv_forward_fast(x, w, b, conv_param)
-
-    def fast_fwd_bwd():
-        out, cache = conv_forward_fast(x, w, b, conv_param)
-        conv_backward_fast(dout, cache)
-
-    def naive_fwd_bwd():
-        out, cache = conv_forward_naive(x, w, b, conv_param)
-        conv_backward_naive(dout, cache)
-
-    functions = {"fast fwd": fast_fwd, "fast fwd+bwd": fast_fwd_bwd, "naive fwd+bwd": naive_fwd_bwd}
-    if torch is not None:
-        tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
-        tdout = torch.from_numpy(dout)
-
-        def torch_fwd():
-            with torch.no_grad():
-                tnf.conv2d(tx, tw, tb, stride=stride, padding=pad)
-
-        def torch_fwd_bwd():
-            out = tnf.conv2d(tx, tw, tb, stride=stride, padding=pad)
-            torch.autograd.grad(out, (tx, tw, tb), tdout)
-
-        functions.update({"torch fwd": torch_fwd, "torch fwd+bwd": torch_fwd_bwd})
-    return functions
+def case_arrays(case):
+    """The same arrays in both processes: drawn from a seed named by the case."""
+    rng = np.random.default_rng(sum(map(ord, case[0] + case[1])))
+    name, dtype = case[0], np.dtype(case[1])
+    if name.startswith("conv"):
+        _, _, x_shape, w_shape, stride, pad = case
+        x = rng.standard_normal(x_shape).astype(dtype)
+        w = rng.standard_normal(w_shape).astype(dtype)
+        b = rng.standard_normal(w_shape[0]).astype(dtype)
+        H = 1 + (x_shape[2] + 2 * pad - w_shape[2]) // stride
+        W = 1 + (x_shape[3] + 2 * pad - w_shape[3]) // stride
+        dout = rng.standard_normal((x_shape[0], w_shape[0], H, W)).astype(dtype)
+        return x, w, b, dout
+    _, _, x_shape, size, stride = case
+    x = rng.standard_normal(x_shape).astype(dtype)
+    H, W = 1 + (x_shape[2] - size) // stride, 1 + (x_shape[3] - size) // stride
+    dout = rng.standard_normal(x_shape[:2] + (H, W)).astype(dtype)
+    return x, dout
 
 
-def pool_functions(x, size, stride, dout):
-    """The timed callables of one max-pool case, by column name."""
-    pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
+def ours(case):
+    """Our callables of one case: forward, forward + backward."""
+    if case[0].startswith("conv"):
+        x, w, b, dout = case_arrays(case)
+        conv_param = {"stride": case[4], "pad": case[5]}
 
-    def fast_fwd():
-        max_pool_forward_fast(x, pool_param)
+        def fwd_bwd():
+            out, cache = conv_forward_fast(x, w, b, conv_param)
+            conv_backward_fast(dout, cache)
 
-    def fast_fwd_bwd():
+        return (lambda: conv_forward_fast(x, w, b, conv_param)), fwd_bwd
+    x, dout = case_arrays(case)
+    pool_param = {"pool_height": case[3], "pool_width": case[3], "stride": case[4]}
+
+    def fwd_bwd():
         out, cache = max_pool_forward_fast(x, pool_param)
         max_pool_backward_fast(dout, cache)
 
-    def naive_fwd_bwd():
-        out, cache = max_pool_forward_naive(x, pool_param)
-        max_pool_backward_naive(dout, cache)
+    return (lambda: max_pool_forward_fast(x, pool_param)), fwd_bwd
 
-    functions = {"fast fwd": fast_fwd, "fast fwd+bwd": fast_fwd_bwd, "naive fwd+bwd": naive_fwd_bwd}
-    if torch is not None:
-        tx = torch.from_numpy(x).requires_grad_()
-        tdout = torch.from_numpy(dout)
 
-        def torch_fwd():
+def theirs(case):
+    """torch's callables of one case: forward (no autograd), forward + backward (autograd)."""
+    import torch.nn.functional as tnf
+    if case[0].startswith("conv"):
+        x, w, b, dout = (torch.from_numpy(a) for a in case_arrays(case))
+        x, w, b = (a.requires_grad_() for a in (x, w, b))
+        stride, pad = case[4], case[5]
+
+        def fwd():
             with torch.no_grad():
-                tnf.max_pool2d(tx, size, stride)
+                tnf.conv2d(x, w, b, stride=stride, padding=pad)
 
-        def torch_fwd_bwd():
-            out = tnf.max_pool2d(tx, size, stride)
-            torch.autograd.grad(out, (tx,), tdout)
+        def fwd_bwd():
+            torch.autograd.grad(tnf.conv2d(x, w, b, stride=stride, padding=pad), (x, w, b), dout)
 
-        functions.update({"torch fwd": torch_fwd, "torch fwd+bwd": torch_fwd_bwd})
-    return functions
+        return fwd, fwd_bwd
+    x, dout = (torch.from_numpy(a) for a in case_arrays(case))
+    x.requires_grad_()
+    size, stride = case[3], case[4]
 
+    def fwd():
+        with torch.no_grad():
+            tnf.max_pool2d(x, size, stride)
 
-def time_interleaved(functions, repeats, naive_repeats, warmup=2):
-    """Median seconds of each function; one call of each per round, in rotating order."""
-    names = list(functions)
-    for name in names:
-        for _ in range(0 if name.startswith("naive") else warmup):  # naive: too slow to care
-            functions[name]()
-    times = {name: [] for name in names}
-    for round_ in range(repeats):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            if name.startswith("naive") and round_ >= naive_repeats:
-                continue
-            start = time.perf_counter()
-            functions[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    def fwd_bwd():
+        torch.autograd.grad(tnf.max_pool2d(x, size, stride), (x,), dout)
+
+    return fwd, fwd_bwd
 
 
-def shape(dims):
-    return "x".join(map(str, dims))
+def median_time(function, calls, warmup=2):
+    """Median seconds of ``calls`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
-COLUMNS = [  # header, width
-    ("case", 34), ("fast fwd", 10), ("fast f+b", 10), ("naive f+b", 11), ("speedup", 9),
-    ("torch fwd", 11), ("torch f+b", 11), ("fwd ratio", 11), ("f+b ratio", 11),
-]
+def time_round(make, cases, calls):
+    """One round: (forward, forward + backward) median seconds of every case, in order."""
+    results = []
+    for case in cases:
+        fwd, fwd_bwd = make(case)
+        results.append((median_time(fwd, calls), median_time(fwd_bwd, calls)))
+    return results
 
 
-def header(with_torch):
-    columns = COLUMNS if with_torch else COLUMNS[:5]
-    return "".join(f"{name:<{width}}" if i == 0 else f"{name:>{width}}" for i, (name, width) in enumerate(columns))
+def torch_round(cases, calls, threads):
+    """Run in the child process: one round of torch."""
+    torch.set_num_threads(threads)
+    return time_round(theirs, cases, calls)
 
 
-def print_row(label, med):
-    ms = {name: 1e3 * t for name, t in med.items()}
-    cells = [f"{ms['fast fwd']:.2f}", f"{ms['fast fwd+bwd']:.2f}", f"{ms['naive fwd+bwd']:.1f}",
-             f"{med['naive fwd+bwd'] / med['fast fwd+bwd']:.1f}x"]
-    if "torch fwd" in ms:
-        cells += [f"{ms['torch fwd']:.2f}", f"{ms['torch fwd+bwd']:.2f}",
-                  f"{med['fast fwd'] / med['torch fwd']:.2f}", f"{med['fast fwd+bwd'] / med['torch fwd+bwd']:.2f}"]
-    widths = [width for _, width in COLUMNS]
-    print(f"{label:<{widths[0]}}" + "".join(f"{cell:>{width}}" for cell, width in zip(cells, widths[1:])),
-          flush=True)
+def plan_rows(cases, calls):
+    """Fast forward + backward under each plan the layer can choose, and the plan it picks."""
+    rows = []
+    if _threads is None:
+        return rows
+    for case in cases:
+        _, fwd_bwd = ours(case)
+        times = {}
+        for plan in _threads.PLANS:
+            with _threads.force_plan(plan):
+                times[plan] = median_time(fwd_bwd, calls)
+        times["auto"] = median_time(fwd_bwd, calls)
+        rows.append((case, times))
+    return rows
 
 
-def threading_functions(x, w, b, stride, pad, dout):
-    """Conv forward + backward on worker threads (BLAS 1 thread each), and in one thread with BLAS
-    using all the threads instead: the default is the first; this shows whether it is faster."""
-    conv_param = {"stride": stride, "pad": pad}
-    default_workers = fast_layers._num_workers
+def naive_speedups(cases, calls):
+    """Median seconds of the naive forward + backward and of the fast one."""
+    rows = []
+    for case in cases:
+        _, fast = ours(case)
+        if case[0].startswith("conv"):
+            x, w, b, dout = case_arrays(case)
+            conv_param = {"stride": case[4], "pad": case[5]}
 
-    def workers():
-        out, cache = conv_forward_fast(x, w, b, conv_param)
-        conv_backward_fast(dout, cache)
+            def naive():
+                conv_backward_naive(dout, conv_forward_naive(x, w, b, conv_param)[1])
+        else:
+            x, dout = case_arrays(case)
+            pool_param = {"pool_height": case[3], "pool_width": case[3], "stride": case[4]}
 
-    def blas_threads():
-        fast_layers._num_workers = lambda num_chunks, big_enough: 1
-        try:
-            workers()
-        finally:
-            fast_layers._num_workers = default_workers
-
-    return {"worker threads": workers, "BLAS threads": blas_threads}
+            def naive():
+                max_pool_backward_naive(dout, max_pool_forward_naive(x, pool_param)[1])
+        rows.append((case, median_time(naive, calls, warmup=0), median_time(fast, 5)))
+    return rows
 
 
-def conv_memory(x, w, b, stride, pad, dout):
+def conv_memory(case):
     """Peak bytes traced during one conv forward + backward: all of it, and minus the results."""
-    conv_param = {"stride": stride, "pad": pad}
+    x, w, b, dout = case_arrays(case)
+    conv_param = {"stride": case[4], "pad": case[5]}
     tracemalloc.start()
-    tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
     out, cache = conv_forward_fast(x, w, b, conv_param)
     dx, dw, db = conv_backward_fast(dout, cache)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    results = out.nbytes + dx.nbytes + dw.nbytes + db.nbytes
-    return peak, peak - results
+    return peak, peak - (out.nbytes + dx.nbytes + dw.nbytes + db.nbytes)
+
+
+def label(case):
+    return f"{case[0]} {case[1]}"
 
 
 def main():
     args = parse_arguments(__doc__)
-    repeats, naive_repeats = (5, 1) if args.quick else (21, 3)
+    rounds, calls = (3, 5) if args.quick else (7, 9)
     started = time.perf_counter()
-
-    threads = setup_threads(torch, args.threads)
+    threads = args.threads or os.cpu_count()
     describe_environment(torch, threads)
-    print(f"medians of {repeats} interleaved runs ({naive_repeats} for naive), times in ms;"
-          " ratio = ours / torch (< 1: ours faster)\n")
-    rng = np.random.default_rng(0)
-    memory_rows, threading_rows = [], []
+    print(load_line())
+    cases = CONV_CASES + POOL_CASES
+    ours_rounds, torch_rounds = [], []
+    child = multiprocessing.get_context("spawn").Pool(1) if torch is not None else None
     with threadpool_limits(threads, user_api="blas"):
-        for dtype in (np.float32, np.float64):
-            print(f"--- {np.dtype(dtype).name} ---")
-            print(header(torch is not None))
-            for name, x_shape, w_shape, stride, pad in CONV_CASES:
-                x = rng.standard_normal(x_shape).astype(dtype)
-                w = rng.standard_normal(w_shape).astype(dtype)
-                b = rng.standard_normal(w_shape[0]).astype(dtype)
-                out_shape = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})[0].shape
-                dout = rng.standard_normal(out_shape).astype(dtype)
-                med = time_interleaved(conv_functions(x, w, b, stride, pad, dout), repeats, naive_repeats)
-                print_row(f"conv {name} {shape(x_shape)} F{w_shape[0]} {shape(w_shape[2:])} s{stride}p{pad}", med)
-                K, P = np.prod(w_shape[1:]), out_shape[2] * out_shape[3]
-                im2col = x_shape[0] * K * P * np.dtype(dtype).itemsize
-                memory_rows.append((name, np.dtype(dtype).name, im2col, *conv_memory(x, w, b, stride, pad, dout)))
-                threading_rows.append((name, np.dtype(dtype).name, time_interleaved(
-                    threading_functions(x, w, b, stride, pad, dout), repeats, 0)))
-            for name, x_shape, size, stride in POOL_CASES:
-                x = rng.standard_normal(x_shape).astype(dtype)
-                out_shape = max_pool_forward_fast(x, {"pool_height": size, "pool_width": size,
-                                                      "stride": stride})[0].shape
-                dout = rng.standard_normal(out_shape).astype(dtype)
-                med = time_interleaved(pool_functions(x, size, stride, dout), repeats, naive_repeats)
-                print_row(f"{name} {shape(x_shape)}", med)
-            print()
+        for _ in range(rounds):
+            ours_rounds.append(time_round(ours, cases, calls))
+            if child is not None:
+                time.sleep(0.5)  # numpy's idle BLAS threads spin for a while after their last call
+                torch_rounds.append(child.apply(torch_round, (cases, calls, threads)))
+        if child is not None:
+            child.close()
+            child.join()
 
-    print("conv forward + backward on our worker threads (BLAS 1 thread each, the default)"
-          " vs in one thread with BLAS threads")
-    print(f"{'case':<6}{'dtype':<9}{'workers ms':>11}{'BLAS ms':>9}{'ratio':>7}")
-    for name, dtype, med in threading_rows:
-        workers, blas = 1e3 * med["worker threads"], 1e3 * med["BLAS threads"]
-        print(f"{name:<6}{dtype:<9}{workers:>11.2f}{blas:>9.2f}{workers / blas:>7.2f}")
-    print()
-    print("peak memory of one conv forward + backward (tracemalloc), vs the whole-batch im2col matrix")
-    print(f"{'case':<6}{'dtype':<9}{'im2col MB':>10}{'peak MB':>9}{'ratio':>7}{'workspace MB':>14}{'ratio':>7}")
-    for name, dtype, im2col, peak, workspace in memory_rows:
-        print(f"{name:<6}{dtype:<9}{im2col / 2**20:>10.2f}{peak / 2**20:>9.2f}{peak / im2col:>7.2f}"
+        print(f"\n{rounds} rounds, ours then torch (its own process) in each; per round the median of"
+              f" {calls} calls; times: medians over the rounds in ms; ratio = ours / torch (< 1: ours faster)")
+        head = f"{'case':<20}{'fwd':>8}{'fwd+bwd':>9}"
+        if torch_rounds:
+            head += f"{'torch fwd':>11}{'fwd+bwd':>9}{'fwd ratio':>11}{'f+b ratio':>11}{'f+b ratio range':>17}"
+        print(head)
+        for i, case in enumerate(cases):
+            mine = np.array([r[i] for r in ours_rounds]) * 1e3  # (rounds, 2)
+            row = f"{label(case):<20}{np.median(mine[:, 0]):>8.2f}{np.median(mine[:, 1]):>9.2f}"
+            if torch_rounds:
+                other = np.array([r[i] for r in torch_rounds]) * 1e3
+                ratios = mine / other
+                row += (f"{np.median(other[:, 0]):>11.2f}{np.median(other[:, 1]):>9.2f}"
+                        f"{np.median(ratios[:, 0]):>11.2f}{np.median(ratios[:, 1]):>11.2f}"
+                        f"{ratios[:, 1].min():>9.2f}-{ratios[:, 1].max():.2f}")
+            print(row, flush=True)
+
+        rows = plan_rows(CONV_CASES, calls)
+        if rows:
+            print("\nour conv forward + backward (ms) under each plan, and with the plan the layer picks (auto)")
+            print(f"{'case':<20}" + "".join(f"{p:>10}" for p in rows[0][1]))
+            for case, times in rows:
+                print(f"{label(case):<20}" + "".join(f"{1e3 * t:>10.2f}" for t in times.values()))
+
+        print("\nnaive vs fast forward + backward (ms)")
+        print(f"{'case':<20}{'naive':>9}{'fast':>8}{'speedup':>9}")
+        for case, naive, fast in naive_speedups(cases, 1 if args.quick else 3):
+            print(f"{label(case):<20}{1e3 * naive:>9.1f}{1e3 * fast:>8.2f}{naive / fast:>8.0f}x")
+
+    print("\npeak memory of one conv forward + backward (tracemalloc), vs the whole-batch im2col matrix")
+    print(f"{'case':<20}{'im2col MB':>10}{'peak MB':>9}{'ratio':>7}{'workspace MB':>14}{'ratio':>7}")
+    for case in CONV_CASES:
+        _, _, x_shape, w_shape, stride, pad = case
+        H = 1 + (x_shape[2] + 2 * pad - w_shape[2]) // stride
+        W = 1 + (x_shape[3] + 2 * pad - w_shape[3]) // stride
+        im2col = x_shape[0] * np.prod(w_shape[1:]) * H * W * np.dtype(case[1]).itemsize
+        peak, workspace = conv_memory(case)
+        print(f"{label(case):<20}{im2col / 2**20:>10.2f}{peak / 2**20:>9.2f}{peak / im2col:>7.2f}"
               f"{workspace / 2**20:>14.2f}{workspace / im2col:>7.2f}")
     print("peak: everything allocated, including the results out, dx, dw, db; workspace: peak minus those")
-    print(f"\ntotal time {time.perf_counter() - started:.0f} s")
+    print(load_line())
+    print(f"total time {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ used only when asked for: ``get_CIFAR10_data(synthetic=True)`` or ``CS231N_SYNTH
 and always with a warning.
 """
 
+import io
 import math
 import numbers
 import os
@@ -77,12 +78,32 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class _CIFARUnpickler(pickle.Unpickler):
+def _dtype(spec, align=False, copy=False):
+    """Stand-in for ``numpy.dtype`` in a pickle: only a type code string (no nested field lists)."""
+    if isinstance(spec, bytes):  # Python 2 pickles, read with encoding="bytes"
+        spec = spec.decode("latin1")
+    if not isinstance(spec, str) or len(spec) > 16:
+        raise UnsafePickleError(f"refusing numpy.dtype of a {type(spec).__name__}: CIFAR-10 files hold "
+                                "plain uint8 arrays")
+    return np.dtype(spec, align=bool(align), copy=bool(copy))
+
+
+_ALLOWED_GLOBALS[("numpy", "dtype")] = _dtype
+_MAX_FILE_BYTES = 128 << 20  # a real batch file is 31 MB
+_KEY_TYPES = (str, bytes, int)
+_Base = pickle._Unpickler  # the Python unpickler: its opcodes can be checked one by one
+
+
+class _CIFARUnpickler(_Base):
     """Unpickler that resolves only the globals listed in _ALLOWED_GLOBALS.
 
     find_class runs when the pickle names a global, before anything can call it, so a refused
-    name stops loading before any of the file's code runs.
+    name stops loading before any of the file's code runs. Dict keys must be strings or
+    integers and sets are refused: hashing a small tuple of tuples shared through the pickle's
+    memo can take longer than the age of the universe, and CIFAR-10 files have neither.
     """
+
+    dispatch = dict(_Base.dispatch)
 
     def __init__(self, file, path):
         super().__init__(file, encoding="bytes")
@@ -100,16 +121,102 @@ class _CIFARUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         raise UnsafePickleError(f"refusing to load {self.path}: it uses persistent ids")
 
+    def _check_keys(self, keys):
+        for key in keys:
+            if type(key) not in _KEY_TYPES:
+                raise UnsafePickleError(f"refusing to load {self.path}: it has a dictionary key of type "
+                                        f"{type(key).__name__} (CIFAR-10 files use only strings)")
+
+    def _load_setitem(self):
+        self._check_keys(self.stack[-2:-1])
+        _Base.load_setitem(self)
+
+    def _load_setitems_or_dict(self, original):
+        self._check_keys(self.stack[0::2])  # the items above the mark, key first
+        original(self)
+
+    def _refuse_set(self):
+        raise UnsafePickleError(f"refusing to load {self.path}: it builds a set (CIFAR-10 files have none)")
+
+    dispatch[pickle.SETITEM[0]] = _load_setitem
+    dispatch[pickle.SETITEMS[0]] = lambda self: self._load_setitems_or_dict(_Base.load_setitems)
+    dispatch[pickle.DICT[0]] = lambda self: self._load_setitems_or_dict(_Base.load_dict)
+    for _op in (pickle.EMPTY_SET, pickle.ADDITEMS, pickle.FROZENSET):
+        dispatch[_op[0]] = _refuse_set
+
+
+def _refetch_hint(path):
+    """What to do about a damaged batch file: fetch the data again."""
+    folder = Path(path).parent
+    if folder.name != FOLDER_NAME or folder.parent == data_dir():
+        fetch = FETCH_COMMAND
+    else:
+        fetch = f"python -m cs231n.download --dir {folder.parent}"
+    return (f"; the file is damaged or not a CIFAR-10 batch: delete the folder {folder} and fetch CIFAR-10 "
+            f"again with: {fetch}")
+
 
 def _unpickle(path):
+    """The object in the pickle file ``path``; every failure names the file and says what to do."""
+    path = Path(path)
     with open(path, "rb") as f:
-        return _CIFARUnpickler(f, path).load()
+        size = os.fstat(f.fileno()).st_size
+        if size > _MAX_FILE_BYTES:
+            raise CIFARFormatError(f"{path} is {size} bytes, far more than a CIFAR-10 batch (31 MB)"
+                                   + _refetch_hint(path))
+        raw = f.read(_MAX_FILE_BYTES + 1)  # in memory: a length field in the file cannot ask for more
+    if not raw:
+        raise CIFARFormatError(f"{path} is empty" + _refetch_hint(path))
+    try:
+        return _CIFARUnpickler(io.BytesIO(raw), path).load()
+    except UnsafePickleError as err:
+        raise UnsafePickleError(f"{err}{_refetch_hint(path)}") from None
+    except Exception as err:  # truncated or random bytes: EOFError, UnpicklingError, KeyError, ...
+        what = f"{type(err).__name__}: {err}"[:200]
+        raise CIFARFormatError(f"{path} cannot be read as a CIFAR-10 batch ({what})" + _refetch_hint(path)) \
+            from None
 
 
 def _as_bytes_keys(obj, path):
     if not isinstance(obj, dict):
-        raise CIFARFormatError(f"{path} is not a CIFAR-10 batch: it holds a {type(obj).__name__}, not a dict")
+        raise CIFARFormatError(f"{path} is not a CIFAR-10 batch: it holds a {type(obj).__name__}, not a dict"
+                               + _refetch_hint(path))
     return {k.encode() if isinstance(k, str) else k: v for k, v in obj.items()}
+
+
+def _show_keys(batch):
+    keys = sorted(repr(k)[:40] for k in list(batch)[:10])
+    return ", ".join(keys) + (", ..." if len(batch) > 10 else "")
+
+
+def _flat_labels(labels, n, path):
+    """``labels`` as an int64 array of length ``n``: a flat list of ints or a 1-d integer array.
+
+    Only the top level is looked at (no np.asarray on arbitrary nesting, which a few KB of
+    pickle can make 10^9 elements large).
+    """
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+            raise CIFARFormatError(f"{path}: b'labels' must be a flat list of integers, got {labels.dtype} "
+                                   f"values of shape {labels.shape}" + _refetch_hint(path))
+    elif isinstance(labels, list):
+        bad = next((v for v in labels if type(v) is not int and not isinstance(v, np.integer)), None)
+        if bad is not None:
+            raise CIFARFormatError(f"{path}: b'labels' must be a flat list of integers, got a "
+                                   f"{type(bad).__name__} in it" + _refetch_hint(path))
+    else:
+        raise CIFARFormatError(f"{path}: b'labels' must be a list of integers, got {type(labels).__name__}"
+                               + _refetch_hint(path))
+    if len(labels) != n:
+        raise CIFARFormatError(f"{path}: {len(labels)} labels for {n} images" + _refetch_hint(path))
+    try:
+        labels = np.array(labels, dtype=np.int64)
+    except OverflowError:
+        raise CIFARFormatError(f"{path}: a label does not fit in 64 bits" + _refetch_hint(path)) from None
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
+        bad = labels[(labels < 0) | (labels >= len(CLASSES))][0]
+        raise CIFARFormatError(f"{path}: label {bad} is outside 0..{len(CLASSES) - 1}" + _refetch_hint(path))
+    return labels
 
 
 def _read_batch(path):
@@ -118,24 +225,13 @@ def _read_batch(path):
     for key in (b"data", b"labels"):
         if key not in batch:
             raise CIFARFormatError(f"{path} is not a CIFAR-10 batch: no {key!r} entry "
-                                   f"(keys: {sorted(map(repr, batch))})")
+                                   f"(keys: {_show_keys(batch)})" + _refetch_hint(path))
     data = batch[b"data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
         what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-        raise CIFARFormatError(f"{path}: b'data' must be a uint8 array of shape (N, {PIXELS}), got {what}")
-    labels = batch[b"labels"]
-    if not isinstance(labels, (list, np.ndarray)):
-        raise CIFARFormatError(f"{path}: b'labels' must be a list of integers, got {type(labels).__name__}")
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
-        raise CIFARFormatError(f"{path}: b'labels' must be a flat list of integers, got {labels.dtype} "
-                               f"values of shape {labels.shape}")
-    if len(labels) != len(data):
-        raise CIFARFormatError(f"{path}: {len(labels)} labels for {len(data)} images")
-    labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
-        bad = labels[(labels < 0) | (labels >= len(CLASSES))][0]
-        raise CIFARFormatError(f"{path}: label {bad} is outside 0..{len(CLASSES) - 1}")
+        raise CIFARFormatError(f"{path}: b'data' must be a uint8 array of shape (N, {PIXELS}), got {what}"
+                               + _refetch_hint(path))
+    labels = _flat_labels(batch[b"labels"], len(data), path)
     return np.ascontiguousarray(data), labels
 
 

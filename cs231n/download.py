@@ -16,7 +16,12 @@ What it guarantees:
 - Extraction goes into a temporary folder that is renamed into place at the end, so a
   ``cifar-10-batches-py`` folder is either complete or absent. Only regular files inside
   ``cifar-10-batches-py/`` are accepted (no absolute paths, no ``..``, no links).
-- Already installed -> nothing to do. Files that are not ours are never deleted or overwritten.
+- Already installed -> nothing to do. Files that are not ours are never deleted or overwritten,
+  and nothing is written through a symbolic link (a link at the ``.part`` or archive name is refused).
+- One install per folder at a time: a second one (another terminal, or ``run_assignment``) waits
+  for the first to finish, saying so, then finds the data installed (``--no-wait``: stop instead).
+- A download is never larger than the archive can be: the known size (official file, or
+  ``--md5`` of the official file), else MAX_ARCHIVE_BYTES (256 MiB) when a mirror does not say.
 
 The data directory is ``$CS231N_DATA_DIR`` if set, else ``datasets/`` in the repository (found from
 this file, not from the current directory), or ``--dir``. Exit code 0 on success; otherwise
@@ -24,6 +29,7 @@ non-zero with a one-line reason on stderr.
 """
 
 import argparse
+import errno
 import hashlib
 import http.client
 import os
@@ -41,6 +47,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from ._folder_lock import folder_lock
+
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_SIZE = 170_498_071
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -55,6 +63,11 @@ _MAX_EXTRACTED_BYTES = 1 << 30  # the real archive unpacks to 178 MiB; refuse gz
 _TEMP_PREFIX = ".cifar-10-extract-"
 _STALE_TEMP_SECONDS = 3600
 _HEX_LENGTHS = {"md5": 32, "sha256": 64}
+# A download whose size nothing tells us (a mirror without Content-Length, checked only by a
+# checksum) stops here: the official archive is 163 MiB, its uncompressed tar 178 MiB.
+MAX_ARCHIVE_BYTES = 256 << 20
+LOCK_NAME = ".cifar-10-download.lock"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class DownloadError(Exception):
@@ -171,6 +184,8 @@ def expected_checksums(source, md5=None, sha256=None, timeout=30.0):
         given["sha256"] = _check_hex(sha256, "sha256", "--sha256")
     if source is None or source == OFFICIAL_URL:
         return {"size": OFFICIAL_SIZE, "md5": OFFICIAL_MD5, **given}
+    if given.get("md5") == OFFICIAL_MD5:
+        given["size"] = OFFICIAL_SIZE  # a copy of the official file: its size is known too
     if given:
         return given
     local = _local_path(source)
@@ -199,13 +214,37 @@ def _request(url, offset=0):
     return urllib.request.Request(url, headers=headers)
 
 
+def _refuse_link(path):
+    """Never write through a symbolic link planted at one of our file names."""
+    if path.is_symlink():
+        raise DownloadError(f"{path} is a symbolic link: refusing to write through it; remove the link "
+                            "(to install from the file it points to, pass that file with --source)")
+
+
+def _open_part(part, append):
+    """Open ``part`` for writing (appending or from scratch), never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | _NOFOLLOW | getattr(os, "O_BINARY", 0)
+    flags |= os.O_APPEND if append else os.O_TRUNC
+    _refuse_link(part)
+    try:
+        fd = os.open(part, flags, 0o666)
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # a link appeared after the check
+            _refuse_link(part)
+        raise
+    return os.fdopen(fd, "ab" if append else "wb")
+
+
 def _fetch_into(url, part, size, quiet, timeout):
     """Fetch ``url`` into ``part``, resuming from its current length when the server allows.
 
-    Raises _Transient on failures worth retrying; ``part`` then keeps what arrived.
+    ``size`` is the archive's known size, or None; without it at most MAX_ARCHIVE_BYTES are
+    accepted. Raises _Transient on failures worth retrying; ``part`` then keeps what arrived.
     """
+    _refuse_link(part)
+    limit = size if size is not None else MAX_ARCHIVE_BYTES
     offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:
+    if offset > limit:
         part.unlink()  # longer than the real file: cannot be a prefix of it
         offset = 0
     if size is not None and offset == size:
@@ -226,9 +265,9 @@ def _fetch_into(url, part, size, quiet, timeout):
             if not content_range.startswith(f"bytes {offset}-"):
                 part.unlink()
                 raise _Transient(f"server sent the range {content_range!r}, not from byte {offset}; restarting")
-            mode = "ab"
+            append = True
         elif resp.status == 200:
-            offset, mode = 0, "wb"  # no Range asked, or the server ignored it: start again
+            offset, append = 0, False  # no Range asked, or the server ignored it: start again
         else:
             raise DownloadError(f"cannot download {url}: unexpected HTTP status {resp.status}")
         length = resp.headers.get("Content-Length")
@@ -240,10 +279,14 @@ def _fetch_into(url, part, size, quiet, timeout):
                 raise _Transient(f"the resumed download would be {total} bytes, not {size}; restarting")
             part.unlink(missing_ok=True)
             raise ChecksumError(f"{url} is {total} bytes, expected {size}: refusing to download it")
-        received = 0
-        with open(part, mode) as out, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                           unit_divisor=1024, desc=ARCHIVE_NAME, file=sys.stderr,
-                                           disable=quiet, leave=False) as bar:
+        if total is not None and total > limit:
+            part.unlink(missing_ok=True)
+            raise ChecksumError(f"{url} is {total} bytes, more than the {limit} a CIFAR-10 archive can be: "
+                                "refusing to download it")
+        received, too_big = 0, False
+        with _open_part(part, append) as out, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
+                                                    unit_divisor=1024, desc=ARCHIVE_NAME, file=sys.stderr,
+                                                    disable=quiet, leave=False) as bar:
             while True:
                 try:
                     chunk = resp.read(_CHUNK)
@@ -254,8 +297,16 @@ def _fetch_into(url, part, size, quiet, timeout):
                 out.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
-                if size is not None and offset + received > size:
-                    return  # more than the real file: verification will refuse it
+                if offset + received > limit:
+                    too_big = True
+                    break
+        if too_big:
+            if size is not None:
+                return  # more than the real file: verification will refuse it
+            part.unlink()
+            raise ChecksumError(f"{url} sent more than {limit} bytes without saying how large it is; a "
+                                f"CIFAR-10 archive is {OFFICIAL_SIZE} bytes: refusing it (the partial "
+                                "download was deleted)")
         if length is not None and received < length:
             raise _Transient(f"connection closed after {offset + received} of {offset + length} bytes")
 
@@ -265,9 +316,11 @@ def download(url, target, expected, quiet=False, retries=3, timeout=30.0, retry_
 
     Transient failures are retried ``retries`` times, resuming each time. A resumed download that
     fails verification is restarted once from scratch (the old ``.part`` may have come from another
-    file); a fresh one that fails is deleted and refused.
+    file); a fresh one that fails is deleted and refused. Symbolic links at either name are refused.
     """
     part = target.with_name(target.name + ".part")
+    _refuse_link(target)
+    _refuse_link(part)
     resumed = part.exists() and part.stat().st_size > 0
     for fresh_start in (False, True):
         for attempt in range(retries + 1):
@@ -279,6 +332,7 @@ def download(url, target, expected, quiet=False, retries=3, timeout=30.0, retry_
                     raise DownloadError(f"download of {url} failed after {retries + 1} attempt(s): {err}; "
                                         "run the same command again to resume") from None
                 time.sleep(retry_wait * 2 ** attempt)
+        _refuse_link(part)
         try:
             verify(part, expected)
         except ChecksumError as err:
@@ -286,6 +340,7 @@ def download(url, target, expected, quiet=False, retries=3, timeout=30.0, retry_
             if resumed and not fresh_start:
                 continue  # the resumed part may belong to another file: try once from the start
             raise ChecksumError(f"{err}; the download was deleted") from None
+        _refuse_link(target)
         os.replace(part, target)
         return
 
@@ -358,12 +413,13 @@ def extract(archive, root):
 # --- the whole job ---------------------------------------------------------------------------
 
 def install(source=None, dest=None, md5=None, sha256=None, verify_checksum=True, quiet=False,
-            keep_archive=False, retries=3, timeout=30.0, retry_wait=1.0):
+            keep_archive=False, retries=3, timeout=30.0, retry_wait=1.0, lock_timeout=None):
     """Install CIFAR-10 into ``dest`` (default: data_dir()) and return a one-line summary.
 
     source: None for the official archive, an http(s):// mirror URL, a file:// URL or a path.
     md5, sha256: hex digests the archive must match. verify_checksum=False (only with a source)
-    skips the check. Raises DownloadError (one-line message) on failure.
+    skips the check. lock_timeout: seconds to wait for another install into the same folder
+    (None: as long as it takes). Raises DownloadError (one-line message) on failure.
     """
     if not verify_checksum and source is None:
         raise DownloadError("the official archive is always verified; --no-verify needs --source")
@@ -371,13 +427,21 @@ def install(source=None, dest=None, md5=None, sha256=None, verify_checksum=True,
     target = root / FOLDER_NAME
     if is_installed(target):
         return f"CIFAR-10 is already in {target}: nothing to do"
-    if target.exists():
-        raise DownloadError(f"{target} exists but is incomplete; move it away or delete it, then re-run")
     expected = expected_checksums(source, md5, sha256, timeout) if verify_checksum else {}
     root.mkdir(parents=True, exist_ok=True)
-    _clean_stale_temp_dirs(root)
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    _refuse_link(root / LOCK_NAME)
+    with folder_lock(root / LOCK_NAME, say, lock_timeout, DownloadError, f"another download into {root}"):
+        if is_installed(target):  # another run finished it while we waited
+            return f"CIFAR-10 is already in {target}: nothing to do"
+        if target.exists() or target.is_symlink():
+            raise DownloadError(f"{target} exists but is incomplete; move it away or delete it, then re-run")
+        _clean_stale_temp_dirs(root)
+        return _install_locked(source, root, target, expected, say, quiet, keep_archive, retries, timeout,
+                               retry_wait)
 
+
+def _install_locked(source, root, target, expected, say, quiet, keep_archive, retries, timeout, retry_wait):
     local = _local_path(source) if source is not None else None
     if local is not None:  # never modify or delete the user's own file
         if not local.is_file():
@@ -390,6 +454,7 @@ def install(source=None, dest=None, md5=None, sha256=None, verify_checksum=True,
 
     url = source or OFFICIAL_URL
     archive = root / ARCHIVE_NAME
+    _refuse_link(archive)
     downloaded = False
     if archive.exists():
         try:
@@ -427,6 +492,9 @@ def main(argv=None):
     parser.add_argument("--keep-archive", action="store_true", help="keep the downloaded .tar.gz")
     parser.add_argument("--retries", type=int, default=3, help="retries after a network failure (default 3)")
     parser.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds (default 30)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="stop at once if another download into the same folder is running "
+                             "(default: wait for it to finish)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     args = parser.parse_args(argv)
     if args.no_verify and (args.md5 or args.sha256):
@@ -437,7 +505,8 @@ def main(argv=None):
         print("warning: --no-verify: the archive's integrity is not checked", file=sys.stderr)
     try:
         message = install(args.source, args.dir, args.md5, args.sha256, not args.no_verify, args.quiet,
-                          args.keep_archive, args.retries, args.timeout)
+                          args.keep_archive, args.retries, args.timeout,
+                          lock_timeout=0 if args.no_wait else None)
     except (DownloadError, OSError) as err:
         print(f"error: {err}".replace("\n", " "), file=sys.stderr)
         return 1

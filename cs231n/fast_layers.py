@@ -16,11 +16,19 @@ How they are fast:
 - Max pooling splits the images into stride x stride phases (``_PoolPlan``), so entry (i, j) of
   all windows is one contiguous slice. The forward pass records each window's first maximum; the
   backward pass routes the gradient with one comparison and one multiply per window entry.
-- Chunks run on as many threads as numpy's BLAS may use (2 on a 2-core machine), BLAS held to 1
-  thread each meanwhile (process-wide, while a call runs; numpy releases the GIL in matmul and
-  ufuncs). Small problems stay in the calling thread; ``threadpoolctl.threadpool_limits(1)``
-  makes every call single-threaded. Chunks go to threads in a fixed pattern: results do not
-  depend on thread timing.
+- Chunks run on as many lanes as numpy's BLAS may use threads (2 on a 2-core machine), either on
+  one thread per lane (BLAS held to 1 thread meanwhile) or one lane after another with BLAS's
+  threads inside the matrix products; each kind of call tries both and keeps the faster (see
+  ``_threads``). Small problems stay in the calling thread; ``threadpoolctl.threadpool_limits(1)``
+  makes every call single-threaded. Chunks go to lanes in a fixed pattern: results depend neither
+  on thread timing nor on the plan.
+- ``conv_pool_forward_fast`` / ``conv_pool_backward_fast`` fuse a convolution with the max pool
+  after it (the sandwich layer ``conv_relu_pool_forward`` uses them): each chunk is pooled while
+  its convolution output is still in the CPU cache, and the full convolution output is never
+  stored.
+- A stride larger than the padded input gives one window per row and column, as does the padded
+  input's size; the layers plan with the smaller one (same output), so time and memory do not
+  grow with the stride.
 
 dtypes: the arithmetic happens in ``np.result_type`` of the arrays involved, never silently
 upcast: float32 in, float32 buffers, arithmetic and results; float64 in, float64 out; mixed
@@ -30,22 +38,16 @@ dout) in dout's dtype; max-pool forward keeps x's dtype, its backward gives resu
 Integer and boolean arrays count as float64 (see ``_validate``).
 """
 
-import os
-import threading
-
 import numpy as np
 
+from ._threads import run_chunks
 from ._validate import check_shape, conv_geometry, float_array, pool_geometry
 from ._validate import unpack_cache as _unpack_cache
-
-try:
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # declared dependency; without it everything runs in the calling thread
-    ThreadpoolController = None
 
 __all__ = [
     "conv_forward_fast", "conv_backward_fast",
     "max_pool_forward_fast", "max_pool_backward_fast",
+    "conv_pool_forward_fast", "conv_pool_backward_fast",
 ]
 
 # Chunk sizes: bytes of patches and products (conv), of input (max pool) per chunk of images.
@@ -57,65 +59,6 @@ _POOL_MIN_PARALLEL_ELEMENTS = 1 << 17
 
 
 # ---------------------------------------------------------------------------------------------
-# Threads
-# ---------------------------------------------------------------------------------------------
-
-_blas = {"controller": None}  # made on first use; reads and temporarily limits BLAS threads
-
-
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries (None when threadpoolctl is missing)."""
-    if ThreadpoolController is None:
-        return None
-    if _blas["controller"] is None:
-        _blas["controller"] = ThreadpoolController().select(user_api="blas")
-    return _blas["controller"]
-
-
-def _num_workers(num_chunks, big_enough):
-    """How many threads to spread ``num_chunks`` chunks over: BLAS's thread count, if it pays."""
-    controller = _blas_controller()
-    if controller is None or num_chunks < 2 or not big_enough:
-        return 1
-    blas_threads = min((lib.num_threads for lib in controller.lib_controllers), default=1)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(blas_threads, cpus or 1, num_chunks))
-
-
-def _run_chunks(n, per_chunk, make_worker, big_enough):
-    """Process items 0..n-1 in chunks of ``per_chunk`` on worker threads; return the workers.
-
-    ``make_worker()`` returns a callable ``worker(start, stop)`` with its own buffers (and any
-    partial sums, read back by the caller). Worker k takes chunks k, k + workers, ... in order,
-    so results do not depend on thread timing.
-    """
-    bounds = [(start, min(start + per_chunk, n)) for start in range(0, n, per_chunk)]
-    num_workers = _num_workers(len(bounds), big_enough)
-    workers, errors = [make_worker() for _ in range(num_workers)], []
-
-    def run(k):
-        try:
-            for start, stop in bounds[k::num_workers]:
-                workers[k](start, stop)
-        except BaseException as error:  # re-raised in the calling thread below
-            errors.append(error)
-
-    if num_workers == 1:
-        run(0)
-    else:
-        with _blas_controller().limit(limits=1):
-            threads = [threading.Thread(target=run, args=(k,)) for k in range(1, num_workers)]
-            for thread in threads:
-                thread.start()
-            run(0)
-            for thread in threads:
-                thread.join()
-    if errors:
-        raise errors[0]
-    return workers
-
-
-# ---------------------------------------------------------------------------------------------
 # Convolution
 # ---------------------------------------------------------------------------------------------
 
@@ -124,6 +67,12 @@ def _view(buffer, offset, shape, strides):
     as_strided it is cheap, and numpy checks that it stays inside the buffer."""
     item = buffer.itemsize
     return np.ndarray(shape, buffer.dtype, buffer, offset * item, tuple(item * s for s in strides))
+
+
+def _conv_plan_stride(x_shape, w_shape, stride, pad):
+    """The stride to plan with: past the last window start, any stride gives H' = W' = 1."""
+    span = max(x_shape[2] + 2 * pad - w_shape[2], x_shape[3] + 2 * pad - w_shape[3])
+    return min(stride, span + 1)
 
 
 class _ConvPlan:
@@ -140,8 +89,9 @@ class _ConvPlan:
 
     Rows share their zero padding (a read past the right end of a row lands in the left padding
     of the next), so a row needs W + pad values, not W + 2 pad: Ws = max(ceil((W + pad) /
-    stride), W'). An image takes stride * stride * C planes, phase-major ((a, b), then c), each
-    (Hs + 1) * Ws values long: a spare zero row ends every plane. Patch matrices store row
+    stride), W'). Only the phases some tap reads are stored: a < Sa = min(stride, HH),
+    b < Sb = min(stride, WW). An image takes Sa * Sb * C planes, phase-major ((a, b), then c),
+    each (Hs + 1) * Ws values long: a spare zero row ends every plane. Patch matrices store row
     (i, j, c) with a row stride of one plane, so the C runs of a tap are spaced alike in the patch
     matrix and in the image buffer, and col2im is ONE contiguous add per tap and image, gaps
     included (the gaps of the patch gradient are zero).
@@ -150,27 +100,30 @@ class _ConvPlan:
     def __init__(self, x_shape, w_shape, stride, pad, H_out, W_out):
         _, C, H, W = x_shape
         F, _, HH, WW = w_shape
-        s = stride
-        self.C, self.F, self.HH, self.WW, self.stride = C, F, HH, WW, stride
+        s = _conv_plan_stride(x_shape, w_shape, stride, pad)
+        self.C, self.F, self.HH, self.WW, self.stride = C, F, HH, WW, s
+        self.Sa, self.Sb = min(s, HH), min(s, WW)
         self.H_out, self.W_out = H_out, W_out
         self.Hs, self.Ws = -(-(H + 2 * pad) // s), max(-(-(W + pad) // s), W_out)
         self.plane = (self.Hs + 1) * self.Ws
-        self.image = s * s * C * self.plane  # buffer values per image
+        self.image = self.Sa * self.Sb * C * self.plane  # buffer values per image
         self.K, self.P = HH * WW * C, H_out * self.Ws
         # Where each phase's values come from: phase (a, b)[r0:r1, c0:c1] = x[y0::s, x0::s].
         self.phases = []
-        for a in range(s):
+        for a in range(self.Sa):
             r0, r1 = max(0, -((a - pad) // s)), -((a - pad - H) // s)
-            for b in range(s):
+            for b in range(self.Sb):
                 c0, c1 = max(0, -((b - pad) // s)), -((b - pad - W) // s)
                 if r1 > r0 and c1 > c0:
                     x_part = (slice(s * r0 + a - pad, H, s), slice(s * c0 + b - pad, W, s))
                     self.phases.append((a, b, slice(r0, r1), slice(c0, c1)) + x_part)
+        # Inputs in phases no tap reads get no gradient: dx must start at zero.
+        self.all_phases_read = self.Sa == s and self.Sb == s
 
     def tap_offset(self, i, j):
         """Where, in an image's buffer, the run of filter tap (i, j) in channel 0 starts."""
         s = self.stride
-        return ((i % s) * s + j % s) * self.C * self.plane + (i // s) * self.Ws + j // s
+        return ((i % s) * self.Sb + j % s) * self.C * self.plane + (i // s) * self.Ws + j // s
 
     def weights(self, w, dtype):
         """w (F, C, HH, WW) as the (F, K) matrix whose columns match the patch rows (i, j, c)."""
@@ -188,36 +141,42 @@ class _ConvPlan:
         """The junk columns (m, R, H', Ws - W') of wide matrices (m, R, P)."""
         return wide.reshape(wide.shape[:2] + (self.H_out, self.Ws))[..., self.W_out:]
 
+    def planes(self, buffer, images):
+        """The first ``images`` images of a buffer as (m, Sa, Sb, C, Hs + 1, Ws) planes."""
+        return buffer[:images * self.image].reshape(images, self.Sa, self.Sb, self.C, self.Hs + 1, self.Ws)
+
 
 class _ConvWorkspace:
-    """One worker's buffers for chunks of up to ``images`` images, and the views into them."""
+    """One lane's buffers for chunks of up to ``images`` images, and the views into them.
 
-    def __init__(self, plan, images, dtype, backward):
+    The backward pass writes the patch gradient over the patches once dw is computed from them
+    (their gap columns past P are never written, so they stay 0).
+    """
+
+    def __init__(self, plan, images, dtype, backward=False):
         self.plan = plan
         s, C, HH, WW, span = plan.stride, plan.C, plan.HH, plan.WW, plan.C * plan.plane
         # + a plane and a row: the last runs of the last image overrun its end
         self.buffer = np.zeros(images * plan.image + plan.plane + WW, dtype=dtype)
         self.patches = np.zeros((images, plan.K, plan.plane), dtype=dtype)
         self.cols = self.patches[:, :, :plan.P]  # (m, K, P), rows one plane apart
-        planes = self.buffer[:images * plan.image].reshape(images, s, s, C, plan.Hs + 1, plan.Ws)
-        self.planes = planes[..., :plan.Hs, :]  # (m, s, s, C, Hs, Ws)
+        self.planes = plan.planes(self.buffer, images)[..., :plan.Hs, :]  # (m, Sa, Sb, C, Hs, Ws)
         # im2col, one copy per phase (a, b): the runs of taps (a + s i2, b + s j2), all channels.
         taps = self.patches.reshape(images, HH, WW, C, plan.plane)
         self.im2col_pairs = []
-        for a in range(min(s, HH)):
-            for b in range(min(s, WW)):
+        for a in range(plan.Sa):
+            for b in range(plan.Sb):
                 target = taps[:, a::s, b::s, :, :plan.P]
                 strides = (plan.image, plan.Ws, 1, plan.plane, 1)
                 source = _view(self.buffer, plan.tap_offset(a, b), target.shape, strides)
                 self.im2col_pairs.append((target, source))
-        if backward:
-            self.dbuffer = np.zeros_like(self.buffer)
-            self.dpatches = np.zeros_like(self.patches)  # the gaps past column P stay 0
-            self.dcols = self.dpatches[:, :, :plan.P]
-            dtaps = self.dpatches.reshape(images, HH * WW, span)
-            self.col2im_pairs = [
-                (_view(self.dbuffer, plan.tap_offset(*divmod(t, WW)), (images, span), (plan.image, 1)),
-                 dtaps[:, t]) for t in range(HH * WW)]
+        if not backward:
+            return
+        self.dbuffer = np.zeros_like(self.buffer)
+        dtaps = self.patches.reshape(images, HH * WW, span)
+        self.col2im_pairs = [
+            (_view(self.dbuffer, plan.tap_offset(*divmod(t, WW)), (images, span), (plan.image, 1)),
+             dtaps[:, t]) for t in range(HH * WW)]
 
     def im2col(self, x):
         """Load the images x (m, C, H, W); return their patch matrices (m, K, P)."""
@@ -229,13 +188,14 @@ class _ConvWorkspace:
         return self.cols[:m]
 
     def col2im(self, dx):
-        """Sum the patch gradients dcols[:m] over the taps into dx (m, C, H, W)."""
+        """Sum the patch gradients (in cols[:m]) over the taps into dx (m, C, H, W)."""
         m, plan = dx.shape[0], self.plan
-        images = self.dbuffer[:m * plan.image]
-        images.fill(0)
+        self.dbuffer[:m * plan.image].fill(0)
         for run, dtap in self.col2im_pairs:  # runs of different taps overlap: add one by one
             run[:m] += dtap[:m]
-        planes = images.reshape(m, plan.stride, plan.stride, plan.C, plan.Hs + 1, plan.Ws)
+        planes = plan.planes(self.dbuffer, m)
+        if not plan.all_phases_read:
+            dx[...] = 0
         for a, b, rows, cols, x_rows, x_cols in plan.phases:
             dx[:, :, x_rows, x_cols] = planes[:, a, b, :, rows, cols]
 
@@ -244,6 +204,66 @@ def _conv_chunk_size(plan, n, dtype):
     """Images per chunk: as many as keep a chunk's patches and products near _CONV_CHUNK_BYTES."""
     per_image = (plan.K * plan.plane + plan.F * plan.P) * dtype.itemsize
     return max(1, min(n, _CONV_CHUNK_BYTES // max(1, per_image)))
+
+
+class _ConvForward:
+    """A lane of the convolution forward pass: ``lane(x_chunk, out)`` writes the (m, F, H', W')
+    output of the images x_chunk into out, or without out into a buffer of the lane's own (valid
+    until its next call), and returns it."""
+
+    def __init__(self, plan, per_chunk, w_rows, bias, dtype, own_output=True):
+        self.plan, self.w_rows, self.bias = plan, w_rows, bias
+        self.work = _ConvWorkspace(plan, per_chunk, dtype)
+        self.wide = np.empty((per_chunk, plan.F, plan.P), dtype=dtype)
+        if own_output:
+            self.out = np.empty((per_chunk, plan.F, plan.H_out, plan.W_out), dtype=dtype)
+
+    def __call__(self, x_chunk, out=None):
+        m = x_chunk.shape[0]
+        product = np.matmul(self.w_rows, self.work.im2col(x_chunk), out=self.wide[:m])  # (m, F, P)
+        return np.add(self.plan.valid(product), self.bias, out=self.out[:m] if out is None else out)
+
+
+class _ConvBackward:
+    """A lane of the convolution backward pass. ``lane.grad(m)`` is the (m, F, H', W') view to
+    write a chunk's dout into; ``lane(x_chunk, dx_chunk)`` then adds the chunk's share to
+    ``lane.dw_rows`` and writes its dx (when dx_chunk is not None)."""
+
+    def __init__(self, plan, per_chunk, w_cols, dtype, clear_dcols, need_dx):
+        self.plan, self.w_cols, self.clear_dcols = plan, w_cols, clear_dcols
+        self.work = _ConvWorkspace(plan, per_chunk, dtype, backward=need_dx)
+        self.wide = np.zeros((per_chunk, plan.F, plan.P), dtype=dtype)  # junk columns stay 0
+        self.dw_parts = np.empty((per_chunk, plan.F, plan.K), dtype=dtype)
+        self.dw_rows = np.zeros((plan.F, plan.K), dtype=dtype)
+
+    def grad(self, m):
+        return self.plan.valid(self.wide[:m])
+
+    def __call__(self, x_chunk, dx_chunk):
+        m, plan = x_chunk.shape[0], self.plan
+        cols = self.work.im2col(x_chunk)  # (m, K, P)
+        if plan.Ws > plan.W_out and not np.isfinite(x_chunk).all():
+            plan.junk(cols)[...] = 0  # 0 * inf would be nan
+        g = self.wide[:m]
+        parts = np.matmul(g, cols.transpose(0, 2, 1), out=self.dw_parts[:m])  # (m, F, K)
+        self.dw_rows += parts[0] if m == 1 else parts.sum(axis=0)
+        if dx_chunk is None:
+            return
+        dcols = np.matmul(self.w_cols, g, out=cols)  # (m, K, P): the patches are no longer needed
+        if self.clear_dcols:
+            plan.junk(dcols)[...] = 0
+        self.work.col2im(dx_chunk)
+
+
+def _conv_setup(x, w, b, conv_param):
+    stride, pad, H_out, W_out = conv_geometry(x, w, b, conv_param)
+    plan = _ConvPlan(x.shape, w.shape, stride, pad, H_out, W_out)
+    return stride, pad, plan
+
+
+def _conv_work(plan, N):
+    """Multiply-adds of a forward pass, to decide whether threads pay."""
+    return N * plan.F * plan.K * plan.P >= _CONV_MIN_PARALLEL_WORK
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -265,28 +285,36 @@ def conv_forward_fast(x, w, b, conv_param):
     - cache: (x, w, b, {'stride': stride, 'pad': pad}), as from conv_forward_naive
     """
     x, w, b = float_array(x, "x"), float_array(w, "w"), float_array(b, "b")
-    stride, pad, H_out, W_out = conv_geometry(x, w, b, conv_param)
-    N, F = x.shape[0], w.shape[0]
-    dtype = np.result_type(x, w, b)
-    plan = _ConvPlan(x.shape, w.shape, stride, pad, H_out, W_out)
-    w_rows = plan.weights(w, dtype)  # (F, K)
-    bias = b.astype(dtype)[:, None, None]  # (F, 1, 1)
-    out = np.empty((N, F, H_out, W_out), dtype=dtype)
+    stride, pad, plan = _conv_setup(x, w, b, conv_param)
+    N, dtype = x.shape[0], np.result_type(x, w, b)
+    w_rows, bias = plan.weights(w, dtype), b.astype(dtype)[:, None, None]  # (F, K), (F, 1, 1)
+    out = np.empty((N, plan.F, plan.H_out, plan.W_out), dtype=dtype)
     per_chunk = _conv_chunk_size(plan, N, dtype)
 
-    def make_worker():
-        work = _ConvWorkspace(plan, per_chunk, dtype, backward=False)
-        wide = np.empty((per_chunk, F, plan.P), dtype=dtype)
+    def make_lane():
+        lane = _ConvForward(plan, per_chunk, w_rows, bias, dtype, own_output=False)
+        return lambda start, stop: lane(x[start:stop], out[start:stop])
 
-        def forward(start, stop):
-            product = np.matmul(w_rows, work.im2col(x[start:stop]), out=wide[:stop - start])  # (m, F, P)
-            np.add(plan.valid(product), bias, out=out[start:stop])
+    key = ("conv forward", x.shape, w.shape, stride, pad, dtype.str)
+    run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), key)
+    return out, (x, w, b, {"stride": stride, "pad": pad})
 
-        return forward
 
-    _run_chunks(N, per_chunk, make_worker, N * F * plan.K * plan.P >= _CONV_MIN_PARALLEL_WORK)
-    cache = (x, w, b, {"stride": stride, "pad": pad})
-    return out, cache
+def _conv_backward_setup(dout, cache, need_dx, name):
+    x, w, b, conv_param = _unpack_cache(cache, 4, name)
+    stride, pad, plan = _conv_setup(x, w, b, conv_param)
+    dout = float_array(dout, "dout")
+    if not isinstance(need_dx, bool):
+        raise TypeError(f"need_dx must be True or False, got {need_dx!r}")
+    return x, w, dout, stride, pad, plan
+
+
+def _conv_backward_lane(plan, x, w, dtype, per_chunk, need_dx):
+    w_cols = plan.weights(w, dtype).T  # (K, F)
+    # Junk columns meet a zero gradient, which is exact unless a weight is inf or nan
+    # (0 * inf = nan); then they are zeroed explicitly.
+    clear_dcols = need_dx and plan.Ws > plan.W_out and not np.isfinite(w).all()
+    return lambda: _ConvBackward(plan, per_chunk, w_cols, dtype, clear_dcols, need_dx)
 
 
 def conv_backward_fast(dout, cache, need_dx=True):
@@ -303,53 +331,30 @@ def conv_backward_fast(dout, cache, need_dx=True):
     - dw: (F, C, HH, WW), dtype np.result_type(x, w, dout)
     - db: (F,), dout summed, in dout's dtype
     """
-    x, w, b, conv_param = _unpack_cache(cache, 4, "conv_forward_fast")
-    stride, pad, H_out, W_out = conv_geometry(x, w, b, conv_param)
-    dout = float_array(dout, "dout")
-    N, F = x.shape[0], w.shape[0]
-    check_shape(dout, (N, F, H_out, W_out), "dout")
-    if not isinstance(need_dx, bool):
-        raise TypeError(f"need_dx must be True or False, got {need_dx!r}")
+    x, w, dout, stride, pad, plan = _conv_backward_setup(dout, cache, need_dx, "conv_forward_fast")
+    N = x.shape[0]
+    check_shape(dout, (N, plan.F, plan.H_out, plan.W_out), "dout")
     dtype = np.result_type(x, w, dout)
-    plan = _ConvPlan(x.shape, w.shape, stride, pad, H_out, W_out)
-    w_cols = plan.weights(w, dtype).T  # (K, F)
     dx = np.empty(x.shape, dtype=dtype) if need_dx else None
     per_chunk = _conv_chunk_size(plan, N, dtype)
-    # Junk columns meet a zero gradient, which is exact unless an input or a weight is inf or nan
-    # (0 * inf = nan); then they are zeroed explicitly.
-    has_junk = plan.Ws > W_out
-    clear_dcols = need_dx and has_junk and not np.isfinite(w).all()
+    new_lane = _conv_backward_lane(plan, x, w, dtype, per_chunk, need_dx)
 
-    def make_worker():
-        work = _ConvWorkspace(plan, per_chunk, dtype, backward=need_dx)
-        grad = np.zeros((per_chunk, F, plan.P), dtype=dtype)  # junk columns stay 0
-        dw_parts = np.empty((per_chunk, F, plan.K), dtype=dtype)
+    def make_lane():
+        lane = new_lane()
 
         def backward(start, stop):
-            m = stop - start
-            cols = work.im2col(x[start:stop])  # (m, K, P)
-            if has_junk and not np.isfinite(x[start:stop]).all():
-                plan.junk(cols)[...] = 0
-            g = grad[:m]
-            np.copyto(plan.valid(g), dout[start:stop])
-            parts = np.matmul(g, cols.transpose(0, 2, 1), out=dw_parts[:m])  # (m, F, K)
-            backward.dw_rows += parts[0] if m == 1 else parts.sum(axis=0)
-            if not need_dx:
-                return
-            dcols = np.matmul(w_cols, g, out=work.dcols[:m])  # (m, K, P)
-            if clear_dcols:
-                plan.junk(dcols)[...] = 0
-            work.col2im(dx[start:stop])
+            np.copyto(lane.grad(stop - start), dout[start:stop])
+            lane(x[start:stop], dx[start:stop] if need_dx else None)
 
-        backward.dw_rows = np.zeros((F, plan.K), dtype=dtype)
+        backward.lane = lane
         return backward
 
-    workers = _run_chunks(N, per_chunk, make_worker, N * F * plan.K * plan.P >= _CONV_MIN_PARALLEL_WORK)
-    dw_rows = workers[0].dw_rows
-    for worker in workers[1:]:
-        dw_rows += worker.dw_rows
-    db = dout.sum(axis=(0, 2, 3))
-    return dx, plan.filters(dw_rows), db
+    key = ("conv backward", x.shape, w.shape, stride, pad, dtype.str, need_dx)
+    lanes = run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), key)
+    dw_rows = lanes[0].lane.dw_rows
+    for other in lanes[1:]:
+        dw_rows += other.lane.dw_rows
+    return dx, plan.filters(dw_rows), dout.sum(axis=(0, 2, 3))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,13 +370,14 @@ class _PoolPlan:
     (p + i // stride, q + j // stride). So with outputs stored "wide", on the same (Hs, Ws) planes,
     the (i, j) entries of ALL windows of a chunk form one contiguous slice of a phase buffer,
     shifted by (i // stride) * Ws + j // stride. Positions past H' rows or W' columns of a wide
-    plane are junk: computed, never used, and given a zero gradient.
+    plane are junk: computed, never used, and given a zero gradient. A stride past the last
+    window start is planned as the input's size (the same single window per row and column).
     """
 
     def __init__(self, x_shape, pool_height, pool_width, stride, H_out, W_out):
         _, C, H, W = x_shape
-        s = stride
-        self.C, self.stride, self.H_out, self.W_out = C, stride, H_out, W_out
+        s = min(stride, max(H - pool_height, W - pool_width) + 1)
+        self.C, self.stride, self.H_out, self.W_out = C, s, H_out, W_out
         self.Hs, self.Ws = -(-H // s), -(-W // s)
         self.plane = self.Hs * self.Ws
         # Offsets in row-major window order: (phase index, shift within the phase buffer).
@@ -383,6 +389,9 @@ class _PoolPlan:
         self.all_phases_used = len(used) == s * s
         self.tail = max(shift for _, shift in self.offsets)
         self.index_dtype = np.min_scalar_type(len(self.offsets) - 1)
+        # The first entry of each phase (shift 0) writes the phase's whole slice; later ones add.
+        self.first_of_phase = [k == min(j for j, other in enumerate(self.offsets) if other[0] == phase)
+                               for k, (phase, _) in enumerate(self.offsets)]
 
     def new_phases(self, images, dtype):
         """A zeroed buffer for the phases of ``images`` images, plus the tail shifts read."""
@@ -410,6 +419,91 @@ def _pool_chunk_size(x):
     return max(1, min(x.shape[0], _POOL_CHUNK_BYTES // max(1, x.itemsize * x[:1].size)))
 
 
+class _PoolForward:
+    """A lane of the max-pool forward pass: ``lane(images, out, first_max)`` pools the images
+    (m, C, H, W) into out (m, C, H', W') and writes each window's first maximum into the wide
+    first_max (m, C, Hs, Ws)."""
+
+    def __init__(self, plan, per_chunk, dtype):
+        self.plan = plan
+        wide_size = per_chunk * plan.C * plan.plane
+        self.phases = plan.new_phases(per_chunk, dtype)
+        self.top = np.empty(wide_size, dtype=dtype)
+        self.bigger = np.empty(wide_size, dtype=bool)
+        self.candidate = np.empty(wide_size, dtype=plan.index_dtype)
+
+    def __call__(self, images, out, first_max):
+        plan, phases = self.plan, self.phases
+        m = images.shape[0]
+        n = m * plan.C * plan.plane
+        planes = plan.phase_planes(phases, m)
+        for phase, rows, cols in plan.phases:
+            part = images[:, :, rows, cols]
+            planes[phase, :, :, :part.shape[2], :part.shape[3]] = part
+        index, best, bigger = first_max.reshape(n), self.top[:n], self.bigger[:n]
+        if len(plan.offsets) == 1:
+            np.copyto(best, plan.entries(phases, m, 0))
+            index.fill(0)
+        for k in range(1, len(plan.offsets)):
+            entries = plan.entries(phases, m, k)
+            before = best if k > 1 else plan.entries(phases, m, 0)
+            np.greater(entries, before, out=bigger)  # strict: ties keep the earlier entry
+            np.maximum(before, entries, out=best)
+            if k == 1:
+                np.copyto(index, bigger.view(np.uint8))
+            else:  # index = k where bigger, else unchanged (k exceeds every index so far)
+                candidate = self.candidate[:n]
+                np.multiply(bigger.view(np.uint8), plan.index_dtype.type(k), out=candidate)
+                np.maximum(index, candidate, out=index)
+        np.copyto(out, plan.valid(best, m))
+        if np.isnan(out).any():  # np.maximum kept the NaNs; point their windows at the first
+            for k in reversed(range(len(plan.offsets))):
+                nan = np.isnan(plan.entries(phases, m, k))
+                np.copyto(index, plan.index_dtype.type(k), where=nan)
+
+
+class _PoolBackward:
+    """A lane of the max-pool backward pass: ``lane(dout, first_max, dx)`` routes dout
+    (m, C, H', W') to dx (m, C, H, W), which may be a strided view."""
+
+    def __init__(self, plan, per_chunk, dtype):
+        self.plan, self.dtype = plan, dtype
+        wide_size = per_chunk * plan.C * plan.plane
+        self.dphases = plan.new_phases(per_chunk, dtype)
+        # Junk positions are never written (every chunk has the same layout per image), so they
+        # stay 0 and route 0.
+        self.grad = np.zeros(wide_size, dtype=dtype)
+        self.hit = np.empty(wide_size, dtype=bool)
+        self.routed = np.empty(wide_size, dtype=dtype)
+
+    def __call__(self, dout, first_max, dx):
+        plan, dphases, zero = self.plan, self.dphases, self.dtype.type(0)
+        m = dout.shape[0]
+        n = m * plan.C * plan.plane
+        g, hit = self.grad[:n], self.hit[:n]
+        np.copyto(plan.valid(self.grad, m), dout)
+        finite = np.isfinite(g).all()  # else g * 0 may be nan: route with np.where
+        index = first_max.reshape(n)
+        for k in range(len(plan.offsets)):
+            target = plan.entries(dphases, m, k)
+            np.equal(index, k, out=hit)
+            if plan.first_of_phase[k]:
+                if finite:
+                    np.multiply(g, hit, out=target)
+                else:
+                    np.copyto(target, np.where(hit, g, zero))
+            elif finite:
+                np.add(target, np.multiply(g, hit, out=self.routed[:n]), out=target)
+            else:
+                np.add(target, np.where(hit, g, zero), out=target)
+        planes = plan.phase_planes(dphases, m)
+        if not plan.all_phases_used:
+            dx[...] = 0
+        for phase, rows, cols in plan.phases:
+            part = dx[:, :, rows, cols]
+            part[...] = planes[phase, :, :, :part.shape[2], :part.shape[3]]
+
+
 def max_pool_forward_fast(x, pool_param):
     """Max pooling over windows of each channel separately; a fast twin of ``max_pool_forward_naive``.
 
@@ -429,7 +523,8 @@ def max_pool_forward_fast(x, pool_param):
     - cache: (x, {'pool_height': ..., 'pool_width': ..., 'stride': ...}, first_max), where
       first_max[:, :, :H', :W'] holds, for each window, the row-major position i * pool_width + j
       of its first maximum (of its first NaN, if it holds one): the entry np.argmax picks.
-      first_max is (N, C, ceil(H / stride), ceil(W / stride)); the rest of it is junk.
+      first_max is (N, C, ceil(H / s), ceil(W / s)) for s = min(stride, max(H - pool_height,
+      W - pool_width) + 1); the rest of it is junk.
     """
     x = float_array(x, "x")
     pool_height, pool_width, stride, H_out, W_out = pool_geometry(x, pool_param)
@@ -438,45 +533,13 @@ def max_pool_forward_fast(x, pool_param):
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
     first_max = np.empty((N, C, plan.Hs, plan.Ws), dtype=plan.index_dtype)  # wide
     per_chunk = _pool_chunk_size(x)
-    wide_size = per_chunk * C * plan.plane
 
-    def make_worker():
-        phases = plan.new_phases(per_chunk, x.dtype)
-        top = np.empty(wide_size, dtype=x.dtype)
-        bigger = np.empty(wide_size, dtype=bool)
-        candidate = np.empty(wide_size, dtype=plan.index_dtype)
+    def make_lane():
+        lane = _PoolForward(plan, per_chunk, x.dtype)
+        return lambda start, stop: lane(x[start:stop], out[start:stop], first_max[start:stop])
 
-        def forward(start, stop):
-            m = stop - start
-            n = m * C * plan.plane
-            images, planes = x[start:stop], plan.phase_planes(phases, m)
-            for phase, rows, cols in plan.phases:
-                part = images[:, :, rows, cols]
-                planes[phase, :, :, :part.shape[2], :part.shape[3]] = part
-            index, best = first_max[start:stop].reshape(n), top[:n]
-            if len(plan.offsets) == 1:
-                np.copyto(best, plan.entries(phases, m, 0))
-                index.fill(0)
-            for k in range(1, len(plan.offsets)):
-                entries = plan.entries(phases, m, k)
-                before = best if k > 1 else plan.entries(phases, m, 0)
-                np.greater(entries, before, out=bigger[:n])  # strict: ties keep the earlier entry
-                np.maximum(before, entries, out=best)
-                if k == 1:
-                    np.copyto(index, bigger[:n].view(np.uint8))
-                else:  # index = k where bigger, else unchanged (k exceeds every index so far)
-                    np.multiply(bigger[:n].view(np.uint8), plan.index_dtype.type(k), out=candidate[:n])
-                    np.maximum(index, candidate[:n], out=index)
-            block = out[start:stop]
-            np.copyto(block, plan.valid(best, m))
-            if np.isnan(block).any():  # np.maximum kept the NaNs; point their windows at the first
-                for k in reversed(range(len(plan.offsets))):
-                    nan = np.isnan(plan.entries(phases, m, k))
-                    np.copyto(index, plan.index_dtype.type(k), where=nan)
-
-        return forward
-
-    _run_chunks(N, per_chunk, make_worker, x.size >= _POOL_MIN_PARALLEL_ELEMENTS)
+    key = ("pool forward", x.shape, pool_height, pool_width, stride, x.dtype.str)
+    run_chunks(N, per_chunk, make_lane, x.size >= _POOL_MIN_PARALLEL_ELEMENTS, key)
     cache = (x, {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}, first_max)
     return out, cache
 
@@ -508,47 +571,111 @@ def max_pool_backward_fast(dout, cache):
             and first_max.shape == (N, C, plan.Hs, plan.Ws)):
         raise TypeError("cache must be the 3-tuple returned by max_pool_forward_fast")
     dtype = np.result_type(x, dout)
-    dx = (np.empty if plan.all_phases_used else np.zeros)(x.shape, dtype=dtype)
+    dx = np.empty(x.shape, dtype=dtype)
     per_chunk = _pool_chunk_size(x)
-    wide_size = per_chunk * C * plan.plane
-    # The first entry of each phase (shift 0) writes the phase's whole slice; later ones add.
-    first_of_phase = [k == min(j for j, other in enumerate(plan.offsets) if other[0] == phase)
-                      for k, (phase, _) in enumerate(plan.offsets)]
 
-    def make_worker():
-        dphases = plan.new_phases(per_chunk, dtype)
-        grad = np.zeros(wide_size, dtype=dtype)  # junk positions stay 0, so they route 0
-        hit = np.empty(wide_size, dtype=bool)
-        routed = np.empty(wide_size, dtype=dtype)
+    def make_lane():
+        lane = _PoolBackward(plan, per_chunk, dtype)
+        return lambda start, stop: lane(dout[start:stop], first_max[start:stop], dx[start:stop])
+
+    key = ("pool backward", x.shape, pool_height, pool_width, stride, dtype.str)
+    run_chunks(N, per_chunk, make_lane, x.size >= _POOL_MIN_PARALLEL_ELEMENTS, key)
+    return dx
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution + max pool, fused
+# ---------------------------------------------------------------------------------------------
+
+def _conv_pool_plans(x, w, b, conv_param, pool_param, dtype):
+    stride, pad, plan = _conv_setup(x, w, b, conv_param)
+    a_shape = (x.shape[0], plan.F, plan.H_out, plan.W_out)  # the convolution's output
+    ph, pw, pool_stride, H2, W2 = pool_geometry(np.broadcast_to(np.zeros((), dtype), a_shape), pool_param)
+    pool_plan = _PoolPlan(a_shape, ph, pw, pool_stride, H2, W2)
+    key = (x.shape, w.shape, stride, pad, ph, pw, pool_stride, dtype.str)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": pool_stride}
+    return plan, pool_plan, (x, w, b, {"stride": stride, "pad": pad}), pool_param, key
+
+
+def conv_pool_forward_fast(x, w, b, conv_param, pool_param):
+    """Convolution, then max pool of its output, in one pass over the batch.
+
+    The same as ``max_pool_forward_fast(conv_forward_fast(x, w, b, conv_param)[0], pool_param)``
+    (the same values, checks and errors), but each chunk of images is pooled while its
+    convolution output is still in the CPU cache, and the (N, F, H', W') convolution output is
+    never stored.
+
+    Inputs:
+    - x: (N, C, H, W) input; w: (F, C, HH, WW) filters; b: (F,) biases.
+    - conv_param: {'stride', 'pad'} as for ``conv_forward_fast``.
+    - pool_param: {'pool_height', 'pool_width', 'stride'} as for ``max_pool_forward_fast``.
+
+    Returns a tuple of:
+    - out: (N, F, H'', W''), the pooled size of the (N, F, H', W') convolution output, dtype
+      np.result_type(x, w, b)
+    - cache: (conv_cache, pool_param, first_max): the cache of conv_forward_fast, the checked
+      pool_param, and the wide first_max of max_pool_forward_fast's cache
+    """
+    x, w, b = float_array(x, "x"), float_array(w, "w"), float_array(b, "b")
+    dtype = np.result_type(x, w, b)
+    plan, pool_plan, conv_cache, pool_param, key = _conv_pool_plans(x, w, b, conv_param, pool_param, dtype)
+    N = x.shape[0]
+    w_rows, bias = plan.weights(w, dtype), b.astype(dtype)[:, None, None]
+    out = np.empty((N, plan.F, pool_plan.H_out, pool_plan.W_out), dtype=dtype)
+    first_max = np.empty((N, plan.F, pool_plan.Hs, pool_plan.Ws), dtype=pool_plan.index_dtype)
+    per_chunk = _conv_chunk_size(plan, N, dtype)
+
+    def make_lane():
+        conv = _ConvForward(plan, per_chunk, w_rows, bias, dtype)
+        pool = _PoolForward(pool_plan, per_chunk, dtype)
+        return lambda start, stop: pool(conv(x[start:stop]), out[start:stop], first_max[start:stop])
+
+    run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), ("conv pool forward",) + key)
+    return out, (conv_cache, pool_param, first_max)
+
+
+def conv_pool_backward_fast(dout, cache, need_dx=True):
+    """Backward pass of ``conv_pool_forward_fast``: the pool's backward pass, then the
+    convolution's, chunk by chunk (the same gradients as the two layers' backward passes).
+
+    Inputs:
+    - dout: (N, F, H'', W'') upstream gradient.
+    - cache: (conv_cache, pool_param, first_max) from the forward pass.
+    - need_dx: False skips the input gradient (dx is then None).
+
+    Returns a tuple of:
+    - dx: (N, C, H, W), or None if need_dx is False
+    - dw: (F, C, HH, WW)
+    - db: (F,)
+    all of dtype np.result_type(x, w, b, dout), the dtype of the unfused layers' gradients.
+    """
+    conv_cache, pool_param, first_max = _unpack_cache(cache, 3, "conv_pool_forward_fast")
+    x, w, b, _ = _unpack_cache(conv_cache, 4, "conv_pool_forward_fast")
+    x, w, dout, stride, pad, _ = _conv_backward_setup(dout, conv_cache, need_dx, "conv_pool_forward_fast")
+    dtype = np.result_type(x, w, b, dout)
+    plan, pool_plan, _, _, key = _conv_pool_plans(x, w, b, {"stride": stride, "pad": pad}, pool_param, dtype)
+    N = x.shape[0]
+    check_shape(dout, (N, plan.F, pool_plan.H_out, pool_plan.W_out), "dout")
+    if not (isinstance(first_max, np.ndarray) and first_max.dtype == pool_plan.index_dtype
+            and first_max.shape == (N, plan.F, pool_plan.Hs, pool_plan.Ws)):
+        raise TypeError("cache must be the 3-tuple returned by conv_pool_forward_fast")
+    dx = np.empty(x.shape, dtype=dtype) if need_dx else None
+    per_chunk = _conv_chunk_size(plan, N, dtype)
+    new_conv = _conv_backward_lane(plan, x, w, dtype, per_chunk, need_dx)
+
+    def make_lane():
+        conv, pool = new_conv(), _PoolBackward(pool_plan, per_chunk, dtype)
 
         def backward(start, stop):
-            m = stop - start
-            n = m * C * plan.plane
-            if m < per_chunk:  # a shorter chunk: other positions are junk now
-                grad.fill(0)
-            g = grad[:n]
-            np.copyto(plan.valid(grad, m), dout[start:stop])
-            finite = np.isfinite(g).all()  # else g * 0 may be nan: route with np.where
-            index = first_max[start:stop].reshape(n)
-            for k in range(len(plan.offsets)):
-                target = plan.entries(dphases, m, k)
-                np.equal(index, k, out=hit[:n])
-                if first_of_phase[k]:
-                    if finite:
-                        np.multiply(g, hit[:n], out=target)
-                    else:
-                        np.copyto(target, np.where(hit[:n], g, dtype.type(0)))
-                elif finite:
-                    np.add(target, np.multiply(g, hit[:n], out=routed[:n]), out=target)
-                else:
-                    np.add(target, np.where(hit[:n], g, dtype.type(0)), out=target)
-            planes = plan.phase_planes(dphases, m)
-            grads = dx[start:stop]
-            for phase, rows, cols in plan.phases:
-                part = grads[:, :, rows, cols]
-                part[...] = planes[phase, :, :, :part.shape[2], :part.shape[3]]
+            pool(dout[start:stop], first_max[start:stop], conv.grad(stop - start))
+            conv(x[start:stop], dx[start:stop] if need_dx else None)
 
+        backward.lane = conv
         return backward
 
-    _run_chunks(N, per_chunk, make_worker, x.size >= _POOL_MIN_PARALLEL_ELEMENTS)
-    return dx
+    lanes = run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), ("conv pool backward", need_dx) + key)
+    dw_rows = lanes[0].lane.dw_rows
+    for other in lanes[1:]:
+        dw_rows += other.lane.dw_rows
+    # Every window passes its gradient to exactly one input: db sums dout itself.
+    return dx, plan.filters(dw_rows), dout.sum(axis=(0, 2, 3), dtype=dtype)

@@ -10,7 +10,7 @@ This is given code: students use it to build their models, they do not write it.
 
 from ._validate import unpack_cache as _unpack
 from .fast_layers import (
-    conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
+    conv_backward_fast, conv_forward_fast, conv_pool_backward_fast, conv_pool_forward_fast,
 )
 from .layers import (
     affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, layernorm_backward,
@@ -182,6 +182,8 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
 
     Computed as convolution, max pool, ReLU: the same output and gradients, since a ReLU is
     increasing and so commutes with a max, but the ReLU then runs on the smaller pooled array.
+    The convolution and the pool run fused (``conv_pool_forward_fast``): each chunk of images is
+    pooled while its convolution output is still in the CPU cache.
 
     Inputs:
     - x: (N, C, H, W) input; w: (F, C, HH, WW) filters; b: (F,) biases.
@@ -190,12 +192,11 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
 
     Returns a tuple of:
     - out: (N, F, H'', W''), the pooled size of the (N, F, H', W') convolution output
-    - cache: (conv_cache, pool_cache, relu_cache)
+    - cache: (conv_pool_cache, relu_cache)
     """
-    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    pooled, pool_cache = max_pool_forward_fast(a, pool_param)
+    pooled, conv_pool_cache = conv_pool_forward_fast(x, w, b, conv_param, pool_param)
     out, relu_cache = relu_forward(pooled)
-    return out, (conv_cache, pool_cache, relu_cache)
+    return out, (conv_pool_cache, relu_cache)
 
 
 def conv_relu_pool_backward(dout, cache, need_dx=True):
@@ -208,7 +209,6 @@ def conv_relu_pool_backward(dout, cache, need_dx=True):
 
     Returns a tuple of (dx, dw, db), shaped like (x, w, b).
     """
-    conv_cache, pool_cache, relu_cache = _unpack(cache, 3, "conv_relu_pool_forward")
+    conv_pool_cache, relu_cache = _unpack(cache, 2, "conv_relu_pool_forward")
     dpooled = relu_backward(dout, relu_cache)
-    da = max_pool_backward_fast(dpooled, pool_cache)
-    return conv_backward_fast(da, conv_cache, need_dx=need_dx)
+    return conv_pool_backward_fast(dpooled, conv_pool_cache, need_dx=need_dx)

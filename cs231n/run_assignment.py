@@ -1,9 +1,13 @@
 """Run the assignment's notebooks headless, top to bottom, and summarise what they found.
 
-    python -m cs231n.run_assignment                  # all four notebooks, in place, real CIFAR-10
+    python -m cs231n.run_assignment                  # all five notebooks, in place, real CIFAR-10
     python -m cs231n.run_assignment --only Dropout   # one notebook (name with or without .ipynb)
     python -m cs231n.run_assignment --out DIR        # leave the notebooks alone, write copies to DIR
     python -m cs231n.run_assignment --smoke          # synthetic data, small sizes (CS231N_SMOKE=1)
+
+PyTorch.ipynb needs torch, an optional extra (``pip install -e ".[torch]"``). Without torch it is
+skipped with that command in the output and does not count as a failure; naming it with ``--only``
+is then an error.
 
 Real mode first makes sure CIFAR-10 is installed, fetching it with ``cs231n.download`` when it is
 absent; if that cannot happen it stops with an error that names the way out (CS231N_SMOKE=1).
@@ -32,7 +36,8 @@ from pathlib import Path
 
 import cs231n
 
-NOTEBOOKS = ("FullyConnectedNets", "BatchNormalization", "Dropout", "ConvolutionalNetworks")
+NOTEBOOKS = ("FullyConnectedNets", "BatchNormalization", "Dropout", "ConvolutionalNetworks", "PyTorch")
+TORCH_NOTEBOOKS = ("PyTorch",)  # need the optional extra: pip install -e ".[torch]"
 PACKAGE_ROOT = Path(cs231n.__file__).resolve().parent.parent  # the checkout holding cs231n/
 DEFAULT_NOTEBOOK_DIR = PACKAGE_ROOT / "notebooks"
 SMOKE_OUT = PACKAGE_ROOT / "build" / "smoke"
@@ -110,6 +115,13 @@ def resolve_names(only, notebook_dir):
             if match[0] not in names:
                 names.append(match[0])
         names.sort(key=NOTEBOOKS.index)
+    if only:
+        from .torch_utils import missing_torch_reason
+
+        reason = missing_torch_reason()
+        asked = [n for n in names if n in TORCH_NOTEBOOKS]
+        if reason and asked:
+            raise RunnerError(f"--only {asked[0]}: cannot run it: {reason}")
     paths = [notebook_dir / f"{n}.ipynb" for n in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -329,8 +341,15 @@ def main(argv=None):
             os.environ[var] = str(args.blas_threads)
         _say(f"BLAS threads per kernel: {args.blas_threads}")
 
-    summaries = []
+    from .torch_utils import missing_torch_reason
+
+    torch_reason = missing_torch_reason()
+    summaries, skipped = [], []
     for path in paths:
+        if path.stem in TORCH_NOTEBOOKS and torch_reason:
+            _say(f"\n=== {path.name}: SKIPPED: {torch_reason}")
+            skipped.append(path.stem)
+            continue
         _say(f"\n=== {path.name}: running ({'smoke' if smoke else 'real'} mode, "
              f"cell timeout {args.timeout} s) ...")
         summary = run_notebook(path, out_dir, html_dir, args.timeout)
@@ -340,7 +359,8 @@ def main(argv=None):
     total = sum(s["seconds"] for s in summaries)
     failed = [s["name"] for s in summaries if not s["ok"]]
     _say(f"\n{len(summaries) - len(failed)}/{len(summaries)} notebooks OK in {_fmt_seconds(total)}"
-         + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+         + (f"; FAILED: {', '.join(failed)}" if failed else "")
+         + (f"; SKIPPED: {', '.join(skipped)} ({torch_reason})" if skipped else ""))
     return 1 if failed else 0
 
 

@@ -30,24 +30,22 @@ hides the bar; the Solver then writes the loss as a line every ``print_every`` i
 Checkpoints (``checkpoint_name='path/prefix'``) are written at every accuracy check as
 ``path/prefix_epoch_{epoch}.npz``, without pickle: the parameters, the optimizer state arrays and a
 JSON metadata string, written to a temporary file in the same directory and then renamed, so a
-checkpoint file is always complete. ``load_checkpoint`` reads one back.
+checkpoint file is always complete. ``load_checkpoint`` (from cs231n.checkpoint) reads one back.
 """
 
 import copy
 import json
 import numbers
 import os
-import tempfile
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import optim
-
-CHECKPOINT_FORMAT = "cs231n-solver-checkpoint"
-CHECKPOINT_VERSION = 1
-_META_KEY = "__metadata__"
-_PARAM_PREFIX = "param/"
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint  # noqa: F401
+from .checkpoint import META_KEY as _META_KEY
+from .checkpoint import PARAM_PREFIX as _PARAM_PREFIX
+from .checkpoint import write_atomic as _write_atomic
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -383,60 +381,3 @@ def _running_stats(model):
     keys = ("running_mean", "running_var")
     return [{k: np.array(p[k], copy=True) for k in keys if k in p}
             for p in (getattr(model, "bn_params", None) or []) if isinstance(p, dict)]
-
-
-def _write_atomic(path, arrays):
-    """np.savez ``arrays`` to ``path`` via a temporary file in the same folder and os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_checkpoint(path, model=None):
-    """Read a checkpoint written by the Solver; optionally load its parameters into ``model``.
-
-    Inputs:
-    - path: the .npz file.
-    - model: if given, its ``params`` must have exactly the checkpoint's keys and shapes
-      (ValueError otherwise); each array is replaced by the stored one, in the model's dtype.
-
-    Returns: the metadata dict (epoch, update_rule, histories, model_class, ...) plus
-    - 'params': dict of the stored parameter arrays;
-    - 'optim_configs': dict of per-parameter optimizer configs, state arrays included.
-    Nothing is unpickled (np.load with allow_pickle=False).
-    """
-    with np.load(path, allow_pickle=False) as f:
-        if _META_KEY not in f.files:
-            raise ValueError(f"{path} is not a Solver checkpoint (no {_META_KEY} entry)")
-        metadata = json.loads(str(f[_META_KEY]))
-        if metadata.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a Solver checkpoint (format {metadata.get('format')!r})")
-        params = {k[len(_PARAM_PREFIX):]: f[k] for k in f.files if k.startswith(_PARAM_PREFIX)}
-        optim_configs = {p: dict(state) for p, state in metadata["optim_state"].items()}
-        for name, (p, key) in metadata["optim_arrays"].items():
-            optim_configs[p][key] = f[name]
-
-    if model is not None:
-        current = model.params
-        if set(current) != set(params):
-            raise ValueError(f"checkpoint parameters {sorted(params)} do not match the model's "
-                             f"{sorted(current)}")
-        for k, v in params.items():
-            if np.shape(current[k]) != v.shape:
-                raise ValueError(f"checkpoint parameter {k!r} has shape {v.shape} but the model's has "
-                                 f"shape {np.shape(current[k])}")
-        for k, v in params.items():
-            dtype = getattr(current[k], "dtype", v.dtype)
-            current[k] = v.astype(dtype, copy=True)
-    metadata["params"] = params
-    metadata["optim_configs"] = optim_configs
-    return metadata

@@ -1,41 +1,52 @@
-"""Pack a student's work into one zip for submission (``collect_submission.sh`` runs this).
+"""Check a student's assignment and pack it into one zip for submission.
 
 Usage, from the top of your assignment folder::
 
-    bash collect_submission.sh            # or: python -m cs231n.submission
-    bash collect_submission.sh -o my.zip  # another name
-    python -m cs231n.submission --help
+    bash collect_submission.sh             # or, without bash: python -I -B cs231n/submission.py
+    bash collect_submission.sh -o my.zip   # another name
+    bash collect_submission.sh --help
 
-Before packing it checks that
+What it checks, and what each finding does:
 
-- the four notebooks exist (``notebooks/FullyConnectedNets.ipynb``, ``BatchNormalization.ipynb``,
-  ``Dropout.ipynb``, ``ConvolutionalNetworks.ipynb``), are valid notebooks, have been run to the
-  end (every non-empty code cell has an execution count) and show no error output;
-- the package files you edit exist and are valid Python (``cs231n/layers.py``,
-  ``normalization.py``, ``optim.py``, ``classifiers/fc_net.py``, ``classifiers/cnn.py``).
-
-Every problem is listed, then it stops with exit status 1 without writing anything. ``--force``
-packs anyway (with a warning); use it only when you know what is missing.
+- **Blocks** (nothing is written, exit status 1; ``--force`` packs anyway): a required file is
+  missing, unreadable, a link that leads outside the assignment folder, or not valid Python/JSON
+  (the notebooks ``FullyConnectedNets``, ``BatchNormalization``, ``Dropout``,
+  ``ConvolutionalNetworks`` and ``cs231n/layers.py``, ``normalization.py``, ``optim.py``,
+  ``classifiers/fc_net.py``, ``classifiers/cnn.py``); a required notebook was never run (no code
+  cell has run) or is over the size limit.
+- **Warns** (the zip is written, the warnings are listed at the end; ``--strict`` makes them
+  block): a cell that ended in an error (for example a failed accuracy floor: the rest of your
+  work still counts), code cells that never ran, inline answers left as ``_fill this in_``,
+  ``TODO`` stubs left in the package, files left out, and the optional
+  ``notebooks/PyTorch.ipynb`` missing or never run.
 
 The zip holds the package (everything under ``cs231n/``) and every notebook under ``notebooks/``;
-datasets, checkpoints, caches, virtual environments, ``.git``, zips, saved arrays and any file
-larger than ``--max-file-mb`` are left out (and listed). It is written under a temporary name
-and renamed when complete. An existing zip of the same name is never replaced unless you pass
-``--overwrite``. Nothing else is created, changed, moved or deleted.
+datasets, checkpoints, caches, virtual environments, ``.git``, zips, saved arrays and files larger
+than ``--max-file-mb`` are left out and listed. A symbolic link is packed (its content, under the
+link's name) only when it leads to a place inside the assignment folder; any other link is left
+out and reported, for files and folders alike. The zip is written under a temporary name, renamed
+when complete, and never replaces an existing zip unless you pass ``--overwrite``. Nothing of
+yours is created, changed, moved or deleted, and no ``__pycache__`` is written.
 
-Exit status: 0 packed, 1 problems found (nothing written), 2 bad usage or I/O error.
+Exit status: 0 packed (maybe with warnings), 1 problems found (nothing written), 2 bad usage or I/O error.
 
-This file runs on its own (``python cs231n/submission.py``): it needs only the standard
-library and never imports the rest of the package, so it works even when your code does not.
+This file needs only the standard library and imports nothing from your folder (run as a file,
+its own folder is taken off the module path), so it works even when your code does not.
 """
 
-import argparse
-import json
-import os
 import sys
-import tempfile
-import zipfile
-from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the student's tree from anything imported below
+if __name__ == "__main__" and __spec__ is None and not (sys.flags.isolated or getattr(sys.flags, "safe_path", 0)):
+    del sys.path[0]  # run as a file: cs231n/ must not shadow the standard library
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 NOTEBOOKS = (
     "notebooks/FullyConnectedNets.ipynb",
@@ -43,6 +54,7 @@ NOTEBOOKS = (
     "notebooks/Dropout.ipynb",
     "notebooks/ConvolutionalNetworks.ipynb",
 )
+OPTIONAL_NOTEBOOKS = ("notebooks/PyTorch.ipynb",)
 PACKAGE_FILES = (
     "cs231n/layers.py",
     "cs231n/normalization.py",
@@ -50,6 +62,8 @@ PACKAGE_FILES = (
     "cs231n/classifiers/fc_net.py",
     "cs231n/classifiers/cnn.py",
 )
+REQUIRED = NOTEBOOKS + PACKAGE_FILES
+ANSWER_PLACEHOLDER = "*Your answer:* _fill this in_"  # what course/release.py puts in each answer
 DEFAULT_ZIP = "a2.zip"
 DEFAULT_MAX_FILE_MB = 10.0
 
@@ -64,73 +78,159 @@ EXCLUDED_SUFFIXES = (
     ".pt", ".pth", ".h5", ".part", ".tmp",
 )
 EXCLUDED_NAMES = {".DS_Store", "Thumbs.db"}
+_RUN_ALL = "run it (Kernel > Restart & Run All) and save it"
 
 
-def notebook_problems(path, rel):
-    """Return the problems of the notebook at ``path`` (shown as ``rel``): not run, errors, invalid."""
+class SourceReadError(OSError):
+    """A file to pack could not be read (not a problem with the zip being written)."""
+
+    def __init__(self, rel, err):
+        super().__init__(f"cannot read {_show(rel)}: {err.strerror or err}")
+        self.rel = rel
+
+
+def _show(text):
+    """``text`` printable whatever its encoding (file names need not be UTF-8)."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _inside(tree_real, path):
+    """Real path of ``path`` when it lies inside the tree, else None."""
+    real = os.path.realpath(path)
+    try:
+        return real if os.path.commonpath([tree_real, real]) == tree_real else None
+    except ValueError:  # another drive (Windows)
+        return None
+
+
+# --- notebooks -------------------------------------------------------------------------------
+
+def _source(cell):
+    source = cell.get("source", "")
+    return "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
+
+
+def _title(text):
+    """The question an answer cell belongs to: the last heading above its first placeholder."""
+    lines = [line.strip() for line in text.split(ANSWER_PLACEHOLDER)[0].splitlines() if line.strip()]
+    headings = [line for line in lines if line.startswith("#") or "question" in line.lower()]
+    for line in reversed(headings) if headings else lines[:1]:
+        return line.lstrip("#").strip().strip("*_").strip()[:60]
+    return "an inline question"
+
+
+def _cells(numbers):
+    return ", ".join(str(i) for i in numbers[:10]) + (" ..." if len(numbers) > 10 else "")
+
+
+def notebook_findings(path, rel, required=True):
+    """``(problems, warnings)`` of the notebook at ``path``, shown as ``rel``."""
+    block = (lambda msg: ([msg], [])) if required else (lambda msg: ([], [msg]))
     try:
         with open(path, encoding="utf-8") as f:
             nb = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [f"{rel}: not a readable notebook ({exc})"]
+    except OSError as exc:
+        return block(f"{rel}: cannot be read ({exc.strerror or exc})")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return block(f"{rel}: not a valid notebook ({str(exc)[:100]})")
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
-        return [f"{rel}: not a Jupyter notebook (no list of cells)"]
-    not_run, errors = [], []
-    code_index = 0
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return block(f"{rel}: not a Jupyter notebook (no list of cells)")
+    code, not_run, errors, blank = 0, [], [], []
+    for index, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
             continue
-        code_index += 1
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
-        if source.strip() and cell.get("execution_count") is None:
-            not_run.append(code_index)
-        for out in cell.get("outputs") or []:
+        if cell.get("cell_type") == "markdown":
+            text = _source(cell)
+            count = text.count(ANSWER_PLACEHOLDER)
+            if count:
+                blank += [f"cell {index} ({_title(text)}{f', {count} answers' if count > 1 else ''})"] * count
+            continue
+        if cell.get("cell_type") != "code" or not _source(cell).strip():
+            continue
+        code += 1
+        outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
+        if cell.get("execution_count") is None and not outputs:
+            not_run.append(code)
+        for out in outputs:
             if isinstance(out, dict) and out.get("output_type") == "error":
-                errors.append(f"code cell {code_index}: {out.get('ename', '?')}: {out.get('evalue', '')}"[:200])
-    problems = []
+                errors.append((code, f"{out.get('ename', '?')}: {out.get('evalue', '')}".strip()[:160]))
+    blank = [f"{rel}: {len(blank)} inline answer(s) still blank: " + "; ".join(dict.fromkeys(blank))] if blank else []
+    if code and len(not_run) == code:
+        problems, warnings = block(f"{rel}: never run (none of its {code} code cells has run); {_RUN_ALL}")
+        return problems, warnings + blank
+    warnings = [f"{rel}: code cell {i} ended in an error: {msg}" for i, msg in errors]
     if not_run:
-        shown = ", ".join(str(i) for i in not_run[:10]) + (" ..." if len(not_run) > 10 else "")
-        problems.append(
-            f"{rel}: {len(not_run)} code cell(s) never run (code cells {shown}); "
-            "run the whole notebook (Kernel > Restart & Run All) and save it")
-    for err in errors:
-        problems.append(f"{rel}: error output in {err}")
-    return problems
+        after_error = errors and not_run[0] > errors[0][0]
+        why = f" (the run stopped at the error in code cell {errors[0][0]})" if after_error else ""
+        warnings.append(f"{rel}: {len(not_run)} code cell(s) never ran{why}: code cells {_cells(not_run)}")
+    return [], warnings + blank
 
 
 def python_problems(path, rel):
     """Return a problem if the file at ``path`` is not valid Python (compiled, never run)."""
     try:
         source = Path(path).read_bytes()
+    except OSError as exc:
+        return [f"{rel}: cannot be read ({exc.strerror or exc})"]
+    try:
         compile(source, rel, "exec", dont_inherit=True)
     except SyntaxError as exc:
         return [f"{rel}:{exc.lineno}: syntax error: {exc.msg}"]
-    except (OSError, ValueError) as exc:
-        return [f"{rel}: cannot be read as Python ({exc})"]
+    except ValueError as exc:
+        return [f"{rel}: not valid Python ({exc})"]
     return []
 
 
 def check_tree(tree, max_file_bytes):
-    """Return the problems that make ``tree`` unfit to submit (empty list when all is well)."""
+    """``(problems, warnings)`` of the tree: problems block the submission, warnings do not."""
     tree = Path(tree)
-    problems = []
-    for rel in NOTEBOOKS + PACKAGE_FILES:
+    tree_real = os.path.realpath(tree)
+    problems, warnings = [], []
+    for rel in REQUIRED + OPTIONAL_NOTEBOOKS:
+        required = rel in REQUIRED
         path = tree / rel
-        if not path.is_file():
-            problems.append(f"{rel}: missing")
-        elif path.stat().st_size > max_file_bytes:
-            problems.append(
-                f"{rel}: {_size(path.stat().st_size)}, over the {_size(max_file_bytes)} limit per file "
+        real = _inside(tree_real, path)
+        if not os.path.lexists(path) or (real is not None and not os.path.exists(real)):
+            if required:
+                problems.append(f"{rel}: missing")
+            else:
+                warnings.append(f"{rel} (optional) is not there: fine if you skipped it; it is not packed")
+            continue
+        if real is None:
+            (problems if required else warnings).append(
+                f"{rel}: a link to {_show(os.path.realpath(path))}, outside your assignment folder, so it "
+                "cannot be packed: put the file itself there")
+            continue
+        if not os.path.isfile(real):
+            (problems if required else warnings).append(f"{rel}: not a file")
+            continue
+        size = os.path.getsize(real)
+        if size > max_file_bytes:
+            (problems if required else warnings).append(
+                f"{rel}: {_size(size)}, over the {_size(max_file_bytes)} limit per file "
                 "(clear large outputs, or raise --max-file-mb)")
         elif rel.endswith(".ipynb"):
-            problems.extend(notebook_problems(path, rel))
+            found = notebook_findings(real, rel, required)
+            problems.extend(found[0])
+            warnings.extend(found[1])
         else:
-            problems.extend(python_problems(path, rel))
-    return problems
+            found = python_problems(real, rel)
+            problems.extend(found)
+            if not found and 'raise NotImplementedError("TODO' in _text(real):
+                warnings.append(f"{rel} still contains unimplemented TODO stubs")
+    return problems, warnings
 
+
+def _text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+# --- choosing the files ----------------------------------------------------------------------
 
 def _excluded(rel_parts):
     """True if a path (as a tuple of parts relative to the tree) is never packed."""
@@ -140,54 +240,99 @@ def _excluded(rel_parts):
     return name in EXCLUDED_NAMES or name.lower().endswith(EXCLUDED_SUFFIXES) or name.startswith(".~")
 
 
+def _readable(real):
+    try:
+        with open(real, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def select_files(tree, max_file_bytes, skip=()):
     """Files to pack: everything under cs231n/ and every notebook under notebooks/.
 
-    Returns ``(files, left_out)``: sorted relative posix paths, and ``(rel, reason)`` pairs for
-    files left out for their size. Paths in ``skip`` (absolute) are ignored, e.g. the zip itself.
-    Symbolic links are not followed.
+    Returns ``(files, left_out)``: sorted ``(rel, real_path)`` pairs (``rel`` the name in the zip,
+    ``real_path`` where its content is read), and ``(rel, reason)`` pairs for what was left out
+    and must be reported (too large, unreadable, a link leading outside the tree, a name that is
+    not UTF-8). A link is followed only when it leads inside the tree (and not into a loop).
+    Paths in ``skip`` (e.g. the zip itself) are ignored.
     """
-    tree = Path(tree)
+    tree_real = os.path.realpath(tree)
     skip = {os.path.realpath(p) for p in skip}
     files, left_out = [], []
+
+    def visit(path, parts, ancestors, keep):
+        rel = "/".join(parts)
+        real = _inside(tree_real, path)
+        wanted = os.path.isdir(path) or (keep(parts[-1]) and not _excluded(parts))  # would be packed
+        if real is None:
+            if wanted:
+                left_out.append((rel, f"a link to {_show(os.path.realpath(path))}, outside your assignment folder"))
+            return
+        if wanted and real not in skip:
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                left_out.append((rel, "its name is not valid UTF-8: rename it to plain letters and digits"))
+                return
+        if os.path.isdir(real):
+            if real in ancestors:
+                left_out.append((rel, "a link to a folder that contains it (a loop)"))
+                return
+            try:
+                names = sorted(os.listdir(path))
+            except OSError as exc:
+                left_out.append((rel + "/", f"cannot be read ({exc.strerror or exc})"))
+                return
+            for name in names:
+                if not _excluded(parts + (name, "x")) or not os.path.isdir(os.path.join(path, name)):
+                    visit(os.path.join(path, name), parts + (name,), ancestors | {real}, keep)
+            return
+        if not wanted or real in skip:
+            return
+        if not os.path.isfile(real):
+            if os.path.islink(path):
+                left_out.append((rel, "a broken link"))
+            return  # sockets, pipes, devices: not part of an assignment
+        size = os.path.getsize(real)
+        reason = (f"{_size(size)}, over the {_size(max_file_bytes)} limit" if size > max_file_bytes
+                  else _readable(real))
+        if reason:
+            left_out.append((rel, reason if size > max_file_bytes else f"cannot be read ({reason})"))
+        else:
+            files.append((rel, real))
+
     for top, keep in (("cs231n", lambda name: True), ("notebooks", lambda name: name.endswith(".ipynb"))):
-        root = tree / top
-        if not root.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            rel_dir = Path(dirpath).relative_to(tree).parts
-            dirnames[:] = sorted(
-                d for d in dirnames
-                if not _excluded(rel_dir + (d, "x")) and not os.path.islink(os.path.join(dirpath, d)))
-            for name in sorted(filenames):
-                full = os.path.join(dirpath, name)
-                parts = rel_dir + (name,)
-                if not keep(name) or _excluded(parts) or os.path.islink(full) or not os.path.isfile(full):
-                    continue
-                if os.path.realpath(full) in skip:
-                    continue
-                rel = "/".join(parts)
-                size = os.path.getsize(full)
-                if size > max_file_bytes:
-                    left_out.append((rel, f"{_size(size)}, over the {_size(max_file_bytes)} limit"))
-                else:
-                    files.append(rel)
-    return sorted(files), left_out
+        if os.path.lexists(os.path.join(tree, top)):
+            visit(os.path.join(tree, top), (top,), frozenset(), keep)
+    return sorted(files), sorted(left_out)
 
 
-def write_zip(tree, files, out_path, overwrite):
-    """Write ``files`` (relative to ``tree``) to ``out_path`` via a temporary file; return its size.
+# --- writing ---------------------------------------------------------------------------------
 
-    The temporary file is created next to ``out_path`` and renamed at the end, so an interrupted
-    run never leaves a half-written zip under the final name. Without ``overwrite`` an existing
-    ``out_path`` is left untouched and FileExistsError is raised.
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_zip(files, out_path, overwrite):
+    """Write ``files`` (``(rel, real_path)`` pairs) to ``out_path`` via a temporary file; return its size.
+
+    The temporary file is created next to ``out_path`` with the permissions of any new file of
+    the user (umask) and renamed at the end, so an interrupted run never leaves a half-written
+    zip under the final name. Without ``overwrite`` an existing ``out_path`` is left untouched
+    and FileExistsError is raised. A file that cannot be read raises SourceReadError.
     """
     out_path = Path(out_path)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
-            for rel in files:
-                zf.write(Path(tree) / rel, arcname=rel)
+            for rel, real in files:
+                _add(zf, rel, real)
         with zipfile.ZipFile(tmp) as zf:
             bad = zf.testzip()
             if bad is not None:
@@ -195,14 +340,13 @@ def write_zip(tree, files, out_path, overwrite):
         if overwrite:
             os.replace(tmp, out_path)
         else:
-            # os.link fails if out_path exists: no race between checking and renaming.
-            try:
+            try:  # os.link fails if out_path exists: no race between checking and renaming
                 os.link(tmp, out_path)
             except FileExistsError:
                 raise
             except OSError:  # file system without hard links
                 if out_path.exists():
-                    raise FileExistsError(out_path)
+                    raise FileExistsError(out_path) from None
                 os.replace(tmp, out_path)
             else:
                 os.unlink(tmp)
@@ -210,6 +354,24 @@ def write_zip(tree, files, out_path, overwrite):
         if os.path.exists(tmp):
             os.unlink(tmp)  # our own temporary file, never the student's
     return out_path.stat().st_size
+
+
+def _add(zf, rel, real):
+    try:
+        info = zipfile.ZipInfo.from_file(real, arcname=rel)
+        src = open(real, "rb")
+    except OSError as exc:
+        raise SourceReadError(rel, exc) from None
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with src, zf.open(info, "w") as dest:
+        while True:
+            try:
+                chunk = src.read(1 << 20)
+            except OSError as exc:
+                raise SourceReadError(rel, exc) from None
+            if not chunk:
+                break
+            dest.write(chunk)
 
 
 def _size(n):
@@ -220,80 +382,111 @@ def _size(n):
     return f"{n:.1f} MB"
 
 
+# --- command line ----------------------------------------------------------------------------
+
+def _megabytes(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of megabytes, got {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="collect_submission.sh",
         description="Check your assignment and pack it into one zip for submission. "
                     "Nothing in your folder is changed, moved or deleted.",
-        epilog="Exit status: 0 packed, 1 problems found (nothing written), 2 bad usage or I/O error.")
+        epilog="Exit status: 0 packed (maybe with warnings), 1 problems found (nothing written), "
+               "2 bad usage or I/O error.")
     parser.add_argument("--tree", default=".", help="top of the assignment folder (default: the current folder)")
     parser.add_argument("-o", "--output", default=None,
                         help=f"zip to write (default: {DEFAULT_ZIP} at the top of the folder)")
     parser.add_argument("--overwrite", action="store_true", help="replace the zip if it already exists")
     parser.add_argument("--force", action="store_true",
-                        help="pack even if notebooks were not run, show errors or files are missing")
-    parser.add_argument("--max-file-mb", type=float, default=DEFAULT_MAX_FILE_MB,
+                        help="pack even if required files are missing or notebooks were never run")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (errors in cells, blank answers, ...) as problems too")
+    parser.add_argument("--max-file-mb", type=_megabytes, default=DEFAULT_MAX_FILE_MB,
                         help=f"leave out files larger than this (default {DEFAULT_MAX_FILE_MB:g} MB)")
     return parser
 
 
+def _err(msg):
+    print(msg, file=sys.stderr)
+
+
 def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     tree = Path(args.tree)
     if not tree.is_dir():
-        print(f"error: {tree} is not a folder", file=sys.stderr)
-        return 2
-    if args.max_file_mb <= 0:
-        print(f"error: --max-file-mb must be positive, got {args.max_file_mb}", file=sys.stderr)
+        _err(f"error: {_show(tree)} is not a folder")
         return 2
     max_file_bytes = int(args.max_file_mb * 1024 * 1024)
     out_path = Path(args.output) if args.output else tree / DEFAULT_ZIP
     if out_path.suffix.lower() != ".zip":
-        print(f"error: the output name must end in .zip, got {out_path}", file=sys.stderr)
+        _err(f"error: the output name must end in .zip, got {_show(out_path)}")
         return 2
     if out_path.is_dir() or not out_path.parent.is_dir():
-        print(f"error: cannot write {out_path}: not a file in an existing folder", file=sys.stderr)
+        _err(f"error: cannot write {_show(out_path)}: not a file in an existing folder")
         return 2
-    if out_path.exists() and not args.overwrite:
-        print(f"error: {out_path} already exists; pass --overwrite to replace it, "
-              "or -o to choose another name", file=sys.stderr)
+    if os.path.lexists(out_path) and not args.overwrite:
+        _err(f"error: {_show(out_path)} already exists; pass --overwrite to replace it, or -o to choose another name")
         return 2
 
-    problems = check_tree(tree, max_file_bytes)
-    if problems:
-        print(f"Found {len(problems)} problem(s) in {tree.resolve()}:", file=sys.stderr)
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
-        if not args.force:
-            print("Nothing was written. Fix these and run again (or pass --force to pack anyway).",
-                  file=sys.stderr)
-            return 1
-        print("WARNING: --force given: packing anyway; this submission is probably incomplete.",
-              file=sys.stderr)
-
+    problems, warnings = check_tree(tree, max_file_bytes)
     files, left_out = select_files(tree, max_file_bytes, skip=[out_path])
+    packed = {rel for rel, _ in files}
+    problems += [f"{rel}: would not be packed ({reason})" for rel, reason in left_out
+                 if rel in REQUIRED and not any(p.startswith(rel + ":") for p in problems)]
+    warnings += [f"left out {_show(rel)}: {reason}" for rel, reason in left_out]
+    if args.strict:
+        problems, warnings = problems + warnings, []
+    if problems:
+        _err(f"Found {len(problems)} problem(s) in {_show(tree.resolve())}:")
+        for p in problems:
+            _err(f"  - {_show(p)}")
+        if not args.force:
+            if warnings:
+                _err(f"and {len(warnings)} warning(s), which alone would not stop the submission:")
+                for w in warnings:
+                    _err(f"  ! {_show(w)}")
+            _err("Nothing was written. Fix these problems and run again (or pass --force to pack anyway).")
+            return 1
+        _err("WARNING: --force given: packing anyway; this submission is probably incomplete.")
     if not files:
-        print(f"error: nothing to pack under {tree.resolve()} (no cs231n/ or notebooks/)", file=sys.stderr)
+        _err(f"error: nothing to pack under {_show(tree.resolve())} (no cs231n/ or notebooks/)")
         return 2
+    missing = [rel for rel in REQUIRED if rel not in packed]
+    if missing and not args.force:  # never say "Wrote" without a required file
+        _err(f"error: {', '.join(missing)} would be missing from the zip; nothing was written")
+        return 1
     try:
-        total = write_zip(tree, files, out_path, args.overwrite)
+        total = write_zip(files, out_path, args.overwrite)
+    except SourceReadError as exc:
+        _err(f"error: {exc}; fix its permissions (or move it out of the folder) and run again. "
+             "Nothing was written.")
+        return 2
     except FileExistsError:
-        print(f"error: {out_path} appeared while packing; left it untouched", file=sys.stderr)
+        _err(f"error: {_show(out_path)} appeared while packing; left it untouched")
         return 2
     except OSError as exc:
-        print(f"error: could not write {out_path}: {exc}", file=sys.stderr)
+        _err(f"error: could not write {_show(out_path)}: {exc}")
         return 2
 
     print(f"Packed {len(files)} file(s):")
-    for rel in files:
-        print(f"  {rel}  ({_size((tree / rel).stat().st_size)})")
-    for rel, reason in left_out:
-        print(f"  left out {rel}: {reason}")
-    stubs = [rel for rel in PACKAGE_FILES if rel in files
-             and 'raise NotImplementedError("TODO' in (tree / rel).read_text(encoding="utf-8", errors="replace")]
-    for rel in stubs:
-        print(f"note: {rel} still contains unimplemented TODO stubs")
-    print(f"Wrote {out_path} ({_size(total)}).")
+    for rel, real in files:
+        print(f"  {rel}  ({_size(os.path.getsize(real))})")
+    if warnings:
+        print(f"\n{len(warnings)} warning(s): they do not stop the submission, but fix what you can:")
+        for w in warnings:
+            print(f"  ! {_show(w)}")
+    print(f"Wrote {_show(out_path)} ({_size(total)})" + (f" with {len(warnings)} warning(s)." if warnings else "."))
     return 0
 
 

@@ -3,6 +3,7 @@
 # (or into $CS231N_DATA_DIR when set). A thin wrapper around the Python command, which also works
 # without bash (e.g. on Windows):  python -m cs231n.download
 # Options are passed through; see: bash datasets/get_datasets.sh --help
+# Safe to run twice at once (e.g. while run_assignment fetches): the second waits for the first.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -n "${PYTHON:-}" ]; then

@@ -9,6 +9,8 @@
   notebook is SKIPPED with a reason saying how to get the data or how to ask for smoke mode;
   the reason is also printed in the header and at the end of the run. Smoke mode is never
   chosen silently: only CS231N_SMOKE=1 selects it.
+- PyTorch.ipynb needs torch, an optional extra: without it that notebook is SKIPPED with a reason
+  naming the install command (``pip install -e ".[torch]"``); the others run as usual.
 """
 
 import os
@@ -42,6 +44,16 @@ def _missing_data_reason():
             "notebooks on synthetic data in smoke mode with CS231N_SMOKE=1")
 
 
+TORCH_NOTEBOOKS = ("PyTorch.ipynb",)
+
+
+def _missing_torch_reason():
+    """None when torch is installed; otherwise why PyTorch.ipynb is skipped and how to install it."""
+    from cs231n.torch_utils import missing_torch_reason
+
+    return missing_torch_reason()
+
+
 def _is_notebook_item(item):
     path = Path(str(item.path))
     return path.suffix == ".ipynb" and NOTEBOOK_DIR in path.resolve().parents
@@ -54,6 +66,7 @@ def pytest_configure(config):
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + paths)
     os.environ.setdefault("TQDM_DISABLE", "1")
     config._cs231n_skip_reason = _missing_data_reason()
+    config._cs231n_torch_reason = _missing_torch_reason()
 
 
 def pytest_report_header(config):
@@ -62,17 +75,22 @@ def pytest_report_header(config):
         return "cs231n notebooks: SMOKE MODE (CS231N_SMOKE=1): synthetic data, reduced sizes and floors"
     if reason:
         return f"cs231n notebooks: will be SKIPPED: {reason}"
+    torch_reason = getattr(config, "_cs231n_torch_reason", None)
+    if torch_reason:
+        return f"cs231n notebooks: real mode (CIFAR-10 found); PyTorch.ipynb will be SKIPPED: {torch_reason}"
     return "cs231n notebooks: real mode (CIFAR-10 found)"
 
 
 def pytest_collection_modifyitems(config, items):
     reason = getattr(config, "_cs231n_skip_reason", None)
-    if not reason:
-        return
-    marker = pytest.mark.skip(reason=f"notebook skipped: {reason}")
+    torch_reason = getattr(config, "_cs231n_torch_reason", None)
     for item in items:
-        if _is_notebook_item(item):
-            item.add_marker(marker)
+        if not _is_notebook_item(item):
+            continue
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"notebook skipped: {reason}"))
+        elif torch_reason and Path(str(item.path)).name in TORCH_NOTEBOOKS:
+            item.add_marker(pytest.mark.skip(reason=f"notebook skipped: {torch_reason}"))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -81,3 +99,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if reason and any(".ipynb" in getattr(r, "nodeid", "") for r in skipped):
         terminalreporter.section("cs231n notebooks skipped")
         terminalreporter.write_line(f"The notebooks were NOT run: {reason}.")
+    torch_reason = getattr(config, "_cs231n_torch_reason", None)
+    if not reason and torch_reason and any(name in getattr(r, "nodeid", "") for r in skipped
+                                           for name in TORCH_NOTEBOOKS):
+        terminalreporter.section("cs231n notebooks skipped")
+        terminalreporter.write_line(f"PyTorch.ipynb was NOT run: {torch_reason}.")

@@ -281,14 +281,134 @@ def _bad(key, value):
     (_bad(b"labels", [0] * 19), r"19 labels for 20 images"),
     (_bad(b"labels", [10] + [0] * 19), r"label 10 is outside 0..9"),
     (_bad(b"labels", [-1] + [0] * 19), r"label -1 is outside 0..9"),
-    (_bad(b"labels", [0.5] * 20), r"flat list of integers, got float64"),
+    (_bad(b"labels", [0.5] * 20), r"flat list of integers, got a float in it"),
+    (_bad(b"labels", np.zeros((20, 1), np.int64)), r"flat list of integers, got int64 values of shape \(20, 1\)"),
     (_bad(b"labels", "0123"), r"must be a list of integers, got str"),
 ], ids=["not-dict", "no-labels", "no-data", "float-data", "wrong-width", "bytes-data", "count-mismatch",
-        "label-10", "label-negative", "float-labels", "str-labels"])
+        "label-10", "label-negative", "float-labels", "2d-labels", "str-labels"])
 def test_wrong_structure_is_refused(tmp_path, obj, message):
     path = write_batch(tmp_path / "b", obj)
     with pytest.raises(CIFARFormatError, match=message):
         load_CIFAR_batch(path)
+
+
+# --- hostile and damaged files ---------------------------------------------------------------
+
+_CHILD = """
+import resource, sys
+try:
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # a regression fails, never swaps
+except (ValueError, OSError):
+    pass
+from cs231n.data_utils import load_CIFAR_batch
+try:
+    load_CIFAR_batch(sys.argv[1])
+except Exception as err:
+    print(type(err).__name__, err)
+else:
+    print("loaded")
+"""
+
+
+def load_in_child(path, timeout=60):
+    """Outcome of load_CIFAR_batch(path) in a fresh process with 2 GiB of address space."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
+                          env=env, timeout=timeout).stdout.strip()
+
+
+def test_labels_nested_through_the_pickle_memo_are_refused_at_once(tmp_path):
+    level = [0] * 10
+    for _ in range(9):  # 10^10 leaves, shared: a few hundred bytes of pickle
+        level = [level] * 10
+    batch = good_batch()
+    batch[b"labels"] = [level] * 20
+    assert len(pickle.dumps(batch[b"labels"], protocol=2)) < 1000
+    path = write_batch(tmp_path / "b", batch)
+    out = load_in_child(path)
+    assert out.startswith("CIFARFormatError") and "flat list of integers, got a list in it" in out, out
+    assert str(path) in out and "fetch CIFAR-10 again" in out
+
+
+def test_dict_key_hash_bomb_is_refused_at_once(tmp_path):
+    # A dict whose key is t80, where t0 = () and t(k+1) = (tk, tk) through the memo: hashing it
+    # would visit 2^80 tuples. Written opcode by opcode (building it here would hash it too).
+    tuples = b")q\x000" + b"h\x00h\x00\x86q\x000" * 80
+    path = tmp_path / "b"
+    path.write_bytes(b"\x80\x02}" + tuples + b"h\x00K\x01s.")
+    out = load_in_child(path)
+    assert out.startswith("UnsafePickleError") and "dictionary key of type tuple" in out, out
+
+
+@pytest.mark.parametrize("obj", [{b"labels": frozenset([1])}, {b"labels": {1, 2}}])
+def test_sets_are_refused(tmp_path, obj):
+    with pytest.raises(UnsafePickleError, match="builds a set"):
+        load_CIFAR_batch(write_batch(tmp_path / "b", obj, protocol=4))
+
+
+def test_dtype_from_a_field_list_is_refused(tmp_path):
+    class FieldDtype:
+        def __reduce__(self):
+            return np.dtype, ([("a", "u1")],)
+
+    with pytest.raises(UnsafePickleError, match="refusing numpy.dtype of a list"):
+        load_CIFAR_batch(write_batch(tmp_path / "b", {b"data": FieldDtype()}))
+
+
+def _damaged(kind, tmp_path):
+    good = pickle.dumps(good_batch(), protocol=2)
+    payload = {"truncated": good[:len(good) // 2], "empty": b"",
+               "random": np.random.default_rng(0).bytes(5000),
+               "text": b"this is not a pickle\n",
+               "huge-length": b"\x80\x04\x8e" + (1 << 62).to_bytes(8, "little") + b"abc"}[kind]
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_1"
+    path.parent.mkdir()
+    path.write_bytes(payload)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "random", "text", "huge-length"])
+def test_damaged_batch_names_the_file_and_says_to_fetch_again(tmp_path, kind):
+    path = _damaged(kind, tmp_path)
+    with pytest.raises(CIFARFormatError) as info:
+        load_CIFAR_batch(path)
+    message = str(info.value)
+    assert str(path) in message and "fetch CIFAR-10 again with: python -m cs231n.download --dir" in message
+    assert str(tmp_path) in message.split("--dir")[1]  # the folder to fetch into
+
+
+def test_damaged_file_through_the_loaders(synthetic_cifar10, tmp_path):
+    import shutil
+    folder = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(synthetic_cifar10, folder)
+    (folder / "data_batch_3").write_bytes((folder / "data_batch_3").read_bytes()[:100])
+    for load in (lambda: load_CIFAR10(folder), lambda: get_CIFAR10_data(root=folder)):
+        with pytest.raises(CIFARFormatError, match=r"data_batch_3 cannot be read as a CIFAR-10 batch"):
+            load()
+    (folder / "batches.meta").write_bytes(b"\x80\x02}q")
+    with pytest.raises(CIFARFormatError, match=r"batches\.meta cannot be read"):
+        load_CIFAR10(folder)
+
+
+def test_file_far_larger_than_a_batch_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_utils, "_MAX_FILE_BYTES", 1000)
+    path = write_batch(tmp_path / "b", good_batch())
+    with pytest.raises(CIFARFormatError, match=r"far more than a CIFAR-10 batch"):
+        load_CIFAR_batch(path)
+
+
+def test_unsafe_pickle_message_says_what_to_do(tmp_path):
+    path = tmp_path / "evil"
+    path.write_bytes(b"cos\nsystem\n(Vtrue\ntR.")
+    with pytest.raises(UnsafePickleError, match=r"os\.system.*fetch CIFAR-10 again with"):
+        load_CIFAR_batch(path)
+
+
+def test_keys_in_a_wrong_batch_are_shown_short(tmp_path):
+    path = write_batch(tmp_path / "b", {b"x" * 10_000: 1, **{f"k{i}": i for i in range(20)}})
+    with pytest.raises(CIFARFormatError, match=r"no b'data' entry") as info:
+        load_CIFAR_batch(path)
+    assert len(str(info.value)) < 1200
 
 
 # --- synthetic data --------------------------------------------------------------------------

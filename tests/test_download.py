@@ -103,7 +103,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         payload = body[start:]
-        self.send_header("Content-Length", str(len(payload)))
+        if mode != "no_length":  # no_length: the body ends when the connection closes (HTTP/1.0)
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if mode == "truncate":  # announce everything, send half, hang up
             self.wfile.write(payload[:len(payload) // 2])
@@ -126,7 +127,8 @@ class _Server(http.server.ThreadingHTTPServer):
 def server(archive):
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.files = {"/cifar.tar.gz": archive}
-    srv.modes = []  # one mode per request of /cifar.tar.gz: ok, corrupt, truncate, ignore_range, stall
+    srv.modes = []  # one mode per request of /cifar.tar.gz: ok, corrupt, truncate, ignore_range, stall,
+    # no_length
     srv.log = []
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/cifar.tar.gz"
     thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
@@ -312,6 +314,152 @@ def test_no_verify_is_explicit(server, data_root, small_folder):
 def test_no_verify_needs_a_source():
     with pytest.raises(DownloadError, match="always verified"):
         install(verify_checksum=False, **FAST)
+
+
+# --- hostile surroundings: links, concurrent installs, servers that do not say the size ---------
+
+@pytest.fixture
+def victim(tmp_path):
+    """A file of the user's outside the data directory, which a planted link points at."""
+    path = tmp_path / "victim.txt"
+    path.write_bytes(b"precious")
+    return path
+
+
+@pytest.mark.parametrize("mode", ["ok", "ignore_range"])
+def test_symlinked_part_file_is_refused_not_written_through(server, archive, data_root, victim, mode):
+    data_root.mkdir()
+    (data_root / "cifar-10-python.tar.gz.part").symlink_to(victim)
+    server.modes = [mode]
+    with pytest.raises(DownloadError, match=r"tar\.gz\.part is a symbolic link: refusing to write through it"):
+        install(server.url, md5=md5(archive), **FAST)
+    assert victim.read_bytes() == b"precious" and server.log == []
+
+
+def test_symlinked_archive_is_refused_not_written_through(server, archive, data_root, victim):
+    data_root.mkdir()
+    (data_root / "cifar-10-python.tar.gz").symlink_to(victim)
+    with pytest.raises(DownloadError, match=r"tar\.gz is a symbolic link.*pass that file with --source"):
+        install(server.url, md5=md5(archive), **FAST)
+    assert victim.read_bytes() == b"precious" and server.log == []
+    (data_root / "cifar-10-python.tar.gz").unlink()
+    (data_root / "cifar-10-python.tar.gz").symlink_to(tmp := victim.with_name("gone"))  # dangling
+    with pytest.raises(DownloadError, match="symbolic link"):
+        install(server.url, md5=md5(archive), **FAST)
+    assert not tmp.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW on this platform")
+def test_part_file_is_opened_without_following_a_link_planted_after_the_check(tmp_path, victim, monkeypatch):
+    part = tmp_path / "x.part"
+    part.symlink_to(victim)
+    monkeypatch.setattr(download, "_refuse_link", lambda path: None)  # the link "appears" after the check
+    for append in (True, False):
+        with pytest.raises(OSError):
+            download._open_part(part, append)
+    assert victim.read_bytes() == b"precious"
+
+
+def test_second_install_waits_for_the_first_and_finds_the_data(server, archive, data_root, small_folder, capsys):
+    data_root.mkdir()
+    holding = threading.Event()
+
+    def first():  # another install holding the folder, finishing the job 0.5 s later
+        with download.folder_lock(data_root / download.LOCK_NAME, print, None, DownloadError, "first"):
+            holding.set()
+            time.sleep(0.5)
+            shutil.copytree(small_folder, data_root / "cifar-10-batches-py")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    holding.wait(5)
+    message = install(server.url, md5=md5(archive), quiet=False, retry_wait=0.0, timeout=5.0)
+    thread.join()
+    assert "already in" in message and server.log == []
+    assert "another download into" in capsys.readouterr().err
+    assert leftovers(data_root) == []  # the lock file is gone too
+
+
+def test_second_install_with_no_wait_says_another_is_running(server, archive, data_root):
+    data_root.mkdir()
+    with download.folder_lock(data_root / download.LOCK_NAME, print, None, DownloadError, "first"):
+        (data_root / ".cifar-10-download.lock").read_text()  # holds this process's id
+        with pytest.raises(DownloadError, match=rf"another download into .* is running \(process {os.getpid()}\)"):
+            install(server.url, md5=md5(archive), lock_timeout=0, **FAST)
+        assert main(["--source", server.url, "--md5", md5(archive), "--no-wait", "-q"]) == 1
+    assert server.log == [] and leftovers(data_root) == []
+
+
+def test_two_concurrent_installs_both_succeed_with_one_download(server, archive, data_root, small_folder):
+    server.modes = ["stall"]  # the first request takes a second: the two runs overlap
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(install(server.url, md5=md5(archive), **FAST)))
+            for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert sorted(m.split()[1] for m in results) == ["installed", "is"]  # one installs, one finds it there
+    assert len(server.log) == 1 and installed_ok(data_root, small_folder) and leftovers(data_root) == []
+
+
+def test_run_assignment_waits_for_a_manual_download_in_another_process(server, archive, data_root, small_folder):
+    from cs231n import run_assignment
+    server.files["/cifar.tar.gz.md5"] = md5(archive).encode()
+    server.modes = ["stall"]  # the manual download takes a second
+    manual = subprocess.Popen([sys.executable, "-m", "cs231n.download", "--source", server.url, "-q"],
+                              env=dict(_env(), CS231N_DATA_DIR=str(data_root)))
+    deadline = time.monotonic() + 20
+    while not any(p == "/cifar.tar.gz" for p, _ in server.log) and manual.poll() is None:  # it is downloading
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    run_assignment.ensure_cifar10(source=server.url)  # waits for the lock, then finds the data
+    assert manual.wait(30) == 0
+    assert [p for p, _ in server.log].count("/cifar.tar.gz") == 1
+    assert installed_ok(data_root, small_folder) and leftovers(data_root) == []
+
+
+def test_lock_left_by_a_killed_run_does_not_block(server, archive, data_root, small_folder):
+    data_root.mkdir()
+    (data_root / ".cifar-10-download.lock").write_text("12345\n")  # no process holds it any more
+    install(server.url, md5=md5(archive), lock_timeout=0, **FAST)
+    assert installed_ok(data_root, small_folder) and leftovers(data_root) == []
+
+
+def test_symlinked_lock_file_is_refused(server, archive, data_root, victim):
+    data_root.mkdir()
+    (data_root / ".cifar-10-download.lock").symlink_to(victim)
+    with pytest.raises(DownloadError, match=r"download\.lock is a symbolic link"):
+        install(server.url, md5=md5(archive), **FAST)
+    assert victim.read_bytes() == b"precious" and server.log == []
+
+
+def test_mirror_without_content_length_is_capped(server, archive, data_root, monkeypatch):
+    monkeypatch.setattr(download, "MAX_ARCHIVE_BYTES", 1000)
+    monkeypatch.setattr(download, "_CHUNK", 256)
+    server.modes = ["no_length"]
+    with pytest.raises(ChecksumError, match="sent more than 1000 bytes without saying how large it is"):
+        install(server.url, sha256=hashlib.sha256(archive).hexdigest(), **FAST)
+    assert leftovers(data_root) == []  # the partial download was deleted
+
+
+def test_mirror_announcing_more_than_the_cap_is_refused_before_downloading(server, archive, data_root,
+                                                                          monkeypatch):
+    monkeypatch.setattr(download, "MAX_ARCHIVE_BYTES", len(archive) - 1)
+    with pytest.raises(ChecksumError, match=rf"is {len(archive)} bytes, more than the {len(archive) - 1}"):
+        install(server.url, md5=md5(archive), **FAST)
+    assert leftovers(data_root) == []
+
+
+def test_mirror_without_content_length_within_the_cap_is_fine(server, archive, data_root, small_folder):
+    server.modes = ["no_length"]
+    install(server.url, md5=md5(archive), **FAST)
+    assert installed_ok(data_root, small_folder) and leftovers(data_root) == []
+
+
+def test_official_md5_given_for_a_mirror_brings_the_official_size():
+    expected = download.expected_checksums("https://mirror.example/c.tar.gz", md5=download.OFFICIAL_MD5)
+    assert expected == {"md5": download.OFFICIAL_MD5, "size": download.OFFICIAL_SIZE}
 
 
 # --- local sources ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cs231n import fast_layers
+from cs231n import _threads, fast_layers
 from cs231n.fast_layers import (
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -575,12 +575,12 @@ def test_threads_do_not_change_results():
         return (pooled, max_pool_backward_fast(dpooled, pool_cache)) + conv_backward_fast(out, cache)
 
     with threadpool_limits(limits=2, user_api="blas"):
-        if fast_layers._blas_controller().lib_controllers:  # threadpoolctl sees numpy's BLAS
+        if _threads.blas_controller().lib_controllers:  # threadpoolctl sees numpy's BLAS
             cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            assert fast_layers._num_workers(8, True) == min(2, cpus)
+            assert _threads.num_lanes(8, True) == min(2, cpus)
         first, second = run(), run()
     with threadpool_limits(limits=1, user_api="blas"):
-        assert fast_layers._num_workers(8, True) == 1
+        assert _threads.num_lanes(8, True) == 1
         single = run()
     for a, b_, c in zip(first, second, single):
         np.testing.assert_array_equal(a, b_)  # reproducible run to run

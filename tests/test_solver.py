@@ -581,3 +581,117 @@ def test_failed_checkpoint_write_leaves_old_file_and_no_temp(tmp_path, monkeypat
 def test_checkpoint_folder_must_exist(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         Solver(ConstantGradModel(), small_data(), checkpoint_name=str(tmp_path / "nope" / "run"))
+
+
+# ---- damaged and edited checkpoints: every error names the file and says what to do ----------
+
+def _tamper(path, edit_meta=None, **arrays):
+    """Rewrite checkpoint ``path`` with its metadata passed through ``edit_meta`` and ``arrays`` replaced."""
+    import json
+    with np.load(path, allow_pickle=False) as f:
+        content = {k: f[k] for k in f.files}
+    if edit_meta is not None:
+        meta = json.loads(str(content["__metadata__"]))
+        edited = edit_meta(meta)
+        content["__metadata__"] = np.array(edited if isinstance(edited, str) else json.dumps(edited))
+    content.update(arrays)
+    np.savez(path, **content)
+    return path
+
+
+def _set(key, value):
+    def edit(meta):
+        meta[key] = value
+        return meta
+    return edit
+
+
+def _drop(key):
+    def edit(meta):
+        del meta[key]
+        return meta
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: "{not json", r"metadata is not valid JSON"),
+    (lambda m: [1, 2], r"metadata is a JSON list, not an object"),
+    (_set("epoch", "ten"), r"metadata 'epoch' must be an integer >= 0, got \"ten\""),
+    (_set("epoch", -1), r"'epoch' must be an integer >= 0"),
+    (_set("epoch", True), r"'epoch' must be an integer >= 0, got true"),
+    (_set("iteration", 2.5), r"'iteration' must be an integer"),
+    (_set("loss_history", [1.0, "x"]), r"'loss_history' must be a list of finite numbers"),
+    (_set("best_val_acc", 7), r"'best_val_acc' must be a number in \[0, 1\]"),
+    (_set("optim_state", []), r"'optim_state' must be an object of objects"),
+    (_set("optim_state", {"k": {}, "extra": {}}), r"optimizer state for .*'extra'.* but parameters \['k'\]"),
+    (_set("optim_arrays", {"optim/0": ["k"]}), r"'optim_arrays' must be an object of \[parameter, key\] pairs"),
+    (_set("optim_arrays", {"optim/9": ["k", "velocity"]}), r"optimizer array 'optim/9' of parameter 'k' is missing"),
+    (_drop("optim_state"), r"the metadata has no 'optim_state'"),
+    (_set("format", "something-else"), r"not a Solver checkpoint \(format 'something-else'\)"),
+    (_set("version", "1"), r"checkpoint version '1' is not 1"),
+], ids=["not-json", "json-list", "epoch-ten", "epoch-negative", "epoch-bool", "iteration-float", "history-str",
+        "acc-7", "state-list", "state-extra", "arrays-pair", "arrays-missing", "no-state", "format", "version-str"])
+def test_tampered_metadata_names_the_file_and_says_to_resave(tmp_path, edit, message):
+    train_with_checkpoints(tmp_path)
+    path = _tamper(tmp_path / "run_epoch_1.npz", edit)
+    model = ConstantGradModel()
+    before = model.params["k"].copy()
+    with pytest.raises(solver_module.CheckpointError, match=message) as info:
+        load_checkpoint(path, model=model)
+    assert str(path) in str(info.value) and "re-save it" in str(info.value)
+    np.testing.assert_array_equal(model.params["k"], before)  # the model is left as it was
+
+
+def test_checkpoint_from_a_newer_version_says_to_update(tmp_path):
+    train_with_checkpoints(tmp_path)
+    path = _tamper(tmp_path / "run_epoch_1.npz", _set("version", 2))
+    with pytest.raises(ValueError, match=r"written by a newer cs231n \(checkpoint version 2"):
+        load_checkpoint(path)
+
+
+def test_metadata_that_is_not_a_string_is_refused(tmp_path):
+    train_with_checkpoints(tmp_path)
+    path = _tamper(tmp_path / "run_epoch_1.npz", __metadata__=np.zeros(3))
+    with pytest.raises(ValueError, match=r"metadata is a float64 array of shape \(3,\), not a JSON string"):
+        load_checkpoint(path)
+
+
+def test_complex_parameters_are_refused_not_cast(tmp_path):
+    train_with_checkpoints(tmp_path)
+    path = _tamper(tmp_path / "run_epoch_1.npz", **{"param/k": np.array([1 + 2j])})
+    model = ConstantGradModel()
+    with pytest.raises(ValueError, match=r"parameter 'k' holds complex values") as info:
+        load_checkpoint(path, model=model)
+    assert str(path) in str(info.value)
+    path = _tamper(path, **{"param/k": np.array([1.0]), "optim/0": np.array([1j])})
+    with pytest.raises(ValueError, match=r"optimizer state k/velocity holds complex values"):
+        load_checkpoint(path, model=model)
+
+
+def test_npy_file_passed_as_a_checkpoint(tmp_path):
+    path = tmp_path / "weights.npy"
+    np.save(path, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"weights\.npy: a single \.npy array \(float64, shape \(2, 3\)\), "
+                                         r"not a Solver checkpoint"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"random bytes, not a zip", "truncated", "pickled"])
+def test_unreadable_file_names_itself(tmp_path, content):
+    path = tmp_path / "run_epoch_1.npz"
+    if content == "truncated":
+        train_with_checkpoints(tmp_path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif content == "pickled":
+        np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        path = tmp_path / "obj.npy"
+    else:
+        path.write_bytes(content)
+    with pytest.raises(solver_module.CheckpointError) as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value) and "re-save it" in str(info.value)
+
+
+def test_missing_checkpoint_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        load_checkpoint(tmp_path / "nope.npz")

@@ -118,16 +118,22 @@ def test_unexecuted_notebook_is_a_problem(tmp_path, capsys):
     (tree / "notebooks/BatchNormalization.ipynb").write_text(json.dumps(notebook(executed=False)))
     assert run_main(tree) == 1
     err = capsys.readouterr().err
-    assert "BatchNormalization.ipynb: 2 code cell(s) never run (code cells 1, 2)" in err
+    assert "BatchNormalization.ipynb: never run (none of its 2 code cells has run)" in err
     assert not (tree / "a2.zip").exists()
 
 
-def test_error_output_is_a_problem(tmp_path, capsys):
+def test_error_output_is_a_warning_listed_at_the_end(tmp_path, capsys):
+    # A failed check (e.g. an accuracy floor) must not make submitting impossible.
     tree = make_tree(tmp_path)
     (tree / "notebooks/ConvolutionalNetworks.ipynb").write_text(json.dumps(notebook(error=True)))
-    assert run_main(tree) == 1
-    err = capsys.readouterr().err
-    assert "ConvolutionalNetworks.ipynb: error output in code cell 2: NotImplementedError: TODO" in err
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    warning = "  ! notebooks/ConvolutionalNetworks.ipynb: code cell 2 ended in an error: NotImplementedError: TODO"
+    assert warning in out and out.index(warning) > out.index("Packed")
+    assert out.rstrip().endswith("warning(s).") and (tree / "a2.zip").exists()
+    (tree / "a2.zip").unlink()
+    assert run_main(tree, "--strict") == 1  # --strict: warnings block too
+    assert "code cell 2 ended in an error" in capsys.readouterr().err and not (tree / "a2.zip").exists()
 
 
 def test_empty_code_cells_need_no_execution_count(tmp_path):
@@ -141,7 +147,7 @@ def test_invalid_notebook_and_syntax_error_are_problems(tmp_path, capsys):
     (tree / "cs231n/layers.py").write_text("def f(:\n    pass\n")
     assert run_main(tree) == 1
     err = capsys.readouterr().err
-    assert "notebooks/Dropout.ipynb: not a readable notebook" in err
+    assert "notebooks/Dropout.ipynb: not a valid notebook" in err
     assert "cs231n/layers.py:1: syntax error" in err
 
 
@@ -199,9 +205,15 @@ def test_required_notebook_over_the_size_limit_is_a_problem(tmp_path, capsys):
     assert "notebooks/Dropout.ipynb: 19" in err and "KB, over the 102.4 KB limit per file" in err
 
 
-def test_bad_usage(tmp_path, capsys):
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "ten"])
+def test_bad_usage(tmp_path, capsys, value):
     assert run_main(tmp_path / "nope") == 2
-    assert run_main(make_tree(tmp_path), "--max-file-mb", "0") == 2
+    with pytest.raises(SystemExit) as info:
+        run_main(make_tree(tmp_path), f"--max-file-mb={value}")
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-file-mb" in err and ("positive, finite number" in err or "not a number" in err)
+    assert "Traceback" not in err and not (tmp_path / "a2.zip").exists()
 
 
 def test_a_failed_write_leaves_no_zip_and_no_temporary_file(tmp_path, monkeypatch, capsys):
@@ -210,7 +222,7 @@ def test_a_failed_write_leaves_no_zip_and_no_temporary_file(tmp_path, monkeypatc
     def broken_write(self, *args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(zipfile.ZipFile, "write", broken_write)
+    monkeypatch.setattr(zipfile.ZipFile, "open", broken_write)
     before = snapshot(tree)
     assert run_main(tree) == 2
     assert "disk full" in capsys.readouterr().err
@@ -222,7 +234,7 @@ def test_notes_remaining_todo_stubs(tmp_path, capsys):
     (tree / "cs231n/optim.py").write_text('def adam(w, dw, config=None):\n'
                                           '    raise NotImplementedError("TODO: implement adam")\n')
     assert run_main(tree) == 0
-    assert "note: cs231n/optim.py still contains unimplemented TODO stubs" in capsys.readouterr().out
+    assert "  ! cs231n/optim.py still contains unimplemented TODO stubs" in capsys.readouterr().out
 
 
 # --- the shell wrapper -------------------------------------------------------------------------
@@ -297,3 +309,277 @@ def test_symbolic_links_are_not_followed(tmp_path):
     assert run_main(tree) == 0
     with zipfile.ZipFile(tree / "a2.zip") as zf:
         assert sorted(zf.namelist()) == EXPECTED
+
+
+# --- links: packed only when they lead inside the tree, for files and folders alike ------------
+
+def _outside(tmp_path):
+    """A folder outside the tree with a secret in it."""
+    secret = tmp_path / "home" / ".ssh"
+    secret.mkdir(parents=True)
+    (secret / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    return secret
+
+
+def _names(zip_path):
+    with zipfile.ZipFile(zip_path) as zf:
+        return sorted(zf.namelist())
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_required_file_linked_inside_the_tree_is_packed_with_its_content(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    (tree / "my_layers.py").write_text("def affine_forward(x, w, b, p):\n    return 1\n")
+    (tree / "cs231n/layers.py").unlink()
+    (tree / "cs231n/layers.py").symlink_to("../my_layers.py")
+    assert run_main(tree) == 0
+    with zipfile.ZipFile(tree / "a2.zip") as zf:
+        assert zf.read("cs231n/layers.py") == (tree / "my_layers.py").read_bytes()
+    assert "Wrote" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_required_file_linked_outside_the_tree_blocks(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    (tmp_path / "elsewhere.py").write_text("x = 1\n")
+    (tree / "cs231n/layers.py").unlink()
+    (tree / "cs231n/layers.py").symlink_to(tmp_path / "elsewhere.py")
+    assert run_main(tree) == 1
+    out, err = capsys.readouterr()
+    assert "cs231n/layers.py: a link to" in err and "outside your assignment folder" in err
+    assert "Wrote" not in out and not (tree / "a2.zip").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+@pytest.mark.parametrize("folder", ["cs231n", "notebooks"])
+def test_folder_linked_outside_the_tree_blocks_and_is_never_packed(tmp_path, capsys, folder):
+    tree = make_tree(tmp_path / "a2")
+    secret = _outside(tmp_path)
+    shutil.copytree(tree / folder, secret / folder)
+    (secret / folder / "id_rsa.ipynb").write_text("{}")  # would be packed if the link were followed
+    shutil.rmtree(tree / folder)
+    (tree / folder).symlink_to(secret / folder)
+    assert run_main(tree) == 1
+    assert "outside your assignment folder" in capsys.readouterr().err
+    assert run_main(tree, "--force") == 0
+    names = _names(tree / "a2.zip")
+    assert not [n for n in names if n.startswith(folder + "/")] and "id_rsa" not in " ".join(names)
+    assert f"left out {folder}: a link to" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_folder_linked_inside_the_tree_is_packed(tmp_path):
+    tree = make_tree(tmp_path / "a2")
+    (tree / "src").mkdir()
+    shutil.move(tree / "cs231n", tree / "src" / "cs231n")
+    (tree / "cs231n").symlink_to("src/cs231n")
+    assert run_main(tree) == 0
+    assert _names(tree / "a2.zip") == EXPECTED
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_links_inside_the_package_to_outside_are_reported_and_loops_end(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    secret = _outside(tmp_path)
+    (tree / "cs231n/keys").symlink_to(secret)
+    (tree / "cs231n/key.py").symlink_to(secret / "id_rsa")
+    (tree / "cs231n/loop").symlink_to(".")
+    (tree / "cs231n/dangling.py").symlink_to(tmp_path / "a2" / "nothing-here.py")
+    (tree / "cs231n/weights.npz").unlink()
+    (tree / "cs231n/weights.npz").symlink_to(secret / "id_rsa")  # never packed anyway: not reported
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    assert "weights.npz" not in out
+    assert _names(tree / "a2.zip") == EXPECTED
+    assert "! left out cs231n/keys: a link to" in out and "! left out cs231n/key.py: a link to" in out
+    assert "! left out cs231n/loop: a link to a folder that contains it" in out
+    assert "! left out cs231n/dangling.py: a broken link" in out
+
+
+# --- odd names, odd options, unreadable files, permissions ---------------------------------------
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names must be UTF-8 there")
+def test_file_names_that_are_not_utf8_are_reported_not_a_traceback(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    for folder, name in (("cs231n", b"caf\xe9.py"), ("notebooks", b"Copie de Dropout \xe9.ipynb")):
+        with open(os.path.join(os.fsencode(tree / folder), name), "wb") as f:
+            f.write(b"x = 1\n")
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    assert out.count("its name is not valid UTF-8") == 2 and "caf\ufffd.py" in out
+    assert _names(tree / "a2.zip") == EXPECTED
+
+
+def _unreadable(monkeypatch, name):
+    """Make the collector's own open() of files called ``name`` fail as a permission error would."""
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if os.path.basename(os.fspath(path)) == name:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(submission, "open", fake_open, raising=False)
+
+
+def test_unreadable_optional_file_is_left_out_with_a_read_error(tmp_path, monkeypatch, capsys):
+    tree = make_tree(tmp_path / "a2")
+    (tree / "cs231n/private_notes.py").write_text("x = 1\n")
+    _unreadable(monkeypatch, "private_notes.py")
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    assert "! left out cs231n/private_notes.py: cannot be read (Permission denied)" in out
+    assert _names(tree / "a2.zip") == EXPECTED
+
+
+def test_unreadable_required_file_blocks_and_wrote_is_never_printed(tmp_path, monkeypatch, capsys):
+    tree = make_tree(tmp_path / "a2")
+    _unreadable(monkeypatch, "optim.py")
+    assert run_main(tree) == 1
+    out, err = capsys.readouterr()
+    assert "cs231n/optim.py: would not be packed (cannot be read (Permission denied))" in err
+    assert "Wrote" not in out and not (tree / "a2.zip").exists()
+
+
+def test_file_vanishing_while_packing_is_a_read_error_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    tree = make_tree(tmp_path / "a2")
+    (tree / "cs231n/extra.py").write_text("x = 1\n")
+    select = submission.select_files
+
+    def select_then_remove(*args, **kwargs):
+        chosen = select(*args, **kwargs)
+        (tree / "cs231n/extra.py").unlink()
+        return chosen
+
+    monkeypatch.setattr(submission, "select_files", select_then_remove)
+    assert run_main(tree) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot read cs231n/extra.py: No such file or directory" in err and "could not write" not in err
+    assert not (tree / "a2.zip").exists() and not list(tree.glob(".a2.zip*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_by_permissions(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    (tree / "cs231n/private_notes.py").write_text("x = 1\n")
+    (tree / "cs231n/private_notes.py").chmod(0)
+    assert run_main(tree) == 0
+    assert "left out cs231n/private_notes.py: cannot be read" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not hasattr(os, "umask"), reason="POSIX permissions")
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_zip_gets_the_permissions_of_any_new_file(tmp_path, umask, mode):
+    tree = make_tree(tmp_path / "a2")
+    old = os.umask(umask)
+    try:
+        assert run_main(tree) == 0
+    finally:
+        os.umask(old)
+    assert (tree / "a2.zip").stat().st_mode & 0o777 == mode
+
+
+# --- the whole assignment: what blocks, what warns ---------------------------------------------
+
+def _answer_cell(text):
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def test_blank_inline_answers_warn(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    nb = notebook()
+    nb["cells"] += [_answer_cell("### Inline question 1\n\nWhy?\n\n*Your answer:* _fill this in_\n"),
+                    _answer_cell("### Inline question 2\n\n*Your answer:* dropout scales by 1/p.\n"),
+                    _answer_cell(["**Inline Question 3:**\n", "\n", "*Your answer:* _fill this in_"])]
+    (tree / "notebooks/Dropout.ipynb").write_text(json.dumps(nb))
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    assert ("! notebooks/Dropout.ipynb: 2 inline answer(s) still blank: cell 4 (Inline question 1); "
+            "cell 6 (Inline Question 3:)") in out
+
+
+def test_run_stopped_at_a_failed_check_warns_and_still_packs(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    nb = notebook(error=True)
+    nb["cells"][2]["outputs"][0].update(ename="AssertionError", evalue="validation accuracy 0.46 < 0.47")
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": "z = 3", "execution_count": None,
+                        "outputs": []})
+    (tree / "notebooks/ConvolutionalNetworks.ipynb").write_text(json.dumps(nb))
+    assert run_main(tree) == 0
+    out = capsys.readouterr().out
+    assert ("! notebooks/ConvolutionalNetworks.ipynb: code cell 2 ended in an error: AssertionError: "
+            "validation accuracy 0.46 < 0.47") in out
+    assert ("! notebooks/ConvolutionalNetworks.ipynb: 1 code cell(s) never ran (the run stopped at the "
+            "error in code cell 2): code cells 3") in out
+    assert "notebooks/ConvolutionalNetworks.ipynb" in _names(tree / "a2.zip")
+
+
+def test_never_run_required_notebook_blocks_even_with_a_blank_answer(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    nb = notebook(executed=False)
+    nb["cells"].append(_answer_cell("*Your answer:* _fill this in_"))
+    (tree / "notebooks/FullyConnectedNets.ipynb").write_text(json.dumps(nb))
+    assert run_main(tree) == 1
+    assert "notebooks/FullyConnectedNets.ipynb: never run" in capsys.readouterr().err
+
+
+def test_pytorch_notebook_is_optional(tmp_path, capsys):
+    tree = make_tree(tmp_path / "a2")
+    assert run_main(tree) == 0
+    assert "! notebooks/PyTorch.ipynb (optional) is not there" in capsys.readouterr().out
+    (tree / "notebooks/PyTorch.ipynb").write_text(json.dumps(notebook(executed=False)))
+    assert run_main(tree, "--overwrite") == 0  # never run: a warning, not a problem
+    assert "! notebooks/PyTorch.ipynb: never run" in capsys.readouterr().out
+    (tree / "notebooks/PyTorch.ipynb").write_text(json.dumps(notebook()))
+    assert run_main(tree, "--overwrite") == 0
+    assert "warning" not in capsys.readouterr().out  # a complete tree with all five: no warnings at all
+    assert "notebooks/PyTorch.ipynb" in _names(tree / "a2.zip")
+
+
+def test_placeholder_is_the_one_the_release_writes():
+    release = pytest.importorskip("course.release")  # instructor edition only
+    assert submission.ANSWER_PLACEHOLDER == release.ANSWER_PLACEHOLDER
+
+
+# --- started without importing the student's package and without writing bytecode -------------
+
+def _broken_package(tree):
+    """A student package whose import fails, plus a module that shadows the standard library."""
+    (tree / "cs231n/__init__.py").write_text("raise RuntimeError('broken package imported')\n")
+    (tree / "cs231n/layers.py").write_text("import numpy\nraise RuntimeError('broken layers imported')\n")
+    (tree / "cs231n/json.py").write_text("raise RuntimeError('json shadowed by the student tree')\n")
+    (tree / "cs231n/zipfile.py").write_text("raise RuntimeError('zipfile shadowed by the student tree')\n")
+
+
+def _pycaches(tree):
+    return [p for p in tree.rglob("__pycache__")]
+
+
+@pytest.mark.parametrize("how", ["script", "isolated-file", "plain-file"])
+def test_collector_never_imports_the_tree_nor_writes_bytecode(tmp_path, how):
+    tree = make_tree(tmp_path / "a2")
+    shutil.rmtree(tree / "cs231n/__pycache__")
+    _copy_tools(tree)
+    _broken_package(tree)
+    env = {"PATH": str(_bin_dir(tmp_path)), "HOME": str(tmp_path)}
+    command = {"script": ["/bin/bash", str(tree / "collect_submission.sh")],
+               "isolated-file": [sys.executable, "-I", "-B", "cs231n/submission.py"],
+               "plain-file": [sys.executable, "cs231n/submission.py"]}[how]
+    proc = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Wrote" in proc.stdout
+    assert _pycaches(tree) == []
+
+
+def test_module_form_imports_only_the_package_init(tmp_path):
+    # `python -m` must import cs231n/__init__.py (Python does so before any of our code runs);
+    # it imports nothing else of the student's, and -B keeps the tree free of bytecode.
+    tree = make_tree(tmp_path / "a2")
+    shutil.rmtree(tree / "cs231n/__pycache__")
+    _copy_tools(tree)
+    _broken_package(tree)
+    (tree / "cs231n/__init__.py").write_text('"""Given code."""\n')
+    proc = subprocess.run([sys.executable, "-B", "-m", "cs231n.submission"], cwd=tree, capture_output=True,
+                          text=True, timeout=60, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert _pycaches(tree) == []
