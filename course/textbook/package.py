@@ -578,6 +578,9 @@ MUTANTS = {
         {OPTIM: {"rmsprop": SOLUTIONS[OPTIM]["rmsprop"].replace(
             "(np.sqrt(cache) + config['epsilon'])", "np.sqrt(cache + config['epsilon'])")}},
         "rmsprop"),
+    "adam_epsilon_inside_sqrt": (
+        {OPTIM: {"adam": SOLUTIONS[OPTIM]["adam"].replace("(np.sqrt(vt) + eps)", "np.sqrt(vt + eps)")}},
+        "adam"),
     "layernorm_over_the_batch": (
         {NORM: {"layernorm_forward": SOLUTIONS[NORM]["layernorm_forward"].replace("axis=1", "axis=0")}},
         "layernorm_forward"),
