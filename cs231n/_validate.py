@@ -215,6 +215,11 @@ def float_dtype(dtype, name="dtype"):
     return dt
 
 
+def working_float_dtype(dtype):
+    """The dtype to compute in for data of ``dtype``: itself when floating, else float64."""
+    return np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
+
+
 # ---------------------------------------------------------------------------------------------
 # What a student region computed (given code after a region calls these)
 # ---------------------------------------------------------------------------------------------

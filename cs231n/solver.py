@@ -19,7 +19,8 @@ masks. For the last, before each step the Solver writes a fresh integer drawn fr
 generator into ``model.dropout_param['seed']`` when the model has a ``dropout_param`` dict that
 holds 'p' or 'seed' (a model using dropout); the model's original value is put back when
 ``train()`` returns. Without seed or rng the Solver draws from a fresh ``np.random.default_rng()``
-and leaves dropout alone. numpy's global random state is never used.
+and leaves dropout alone. The Solver itself never uses numpy's global random state (dropout
+reseeds it from dropout_param['seed'], as in the original assignment).
 
 Output: ``verbose=True`` shows a progress bar (tqdm.auto: a widget in notebooks, text in a
 terminal) whose postfix shows the loss, refreshed every ``print_every`` iterations, and the latest

@@ -10,7 +10,9 @@ Random initialisation. Every constructor takes ``rng``: a seed or a ``numpy.rand
 gives an initialisation that depends on it alone. With ``rng=None`` (the default) the weights
 are drawn with ``np.random.randn``, i.e. from numpy's global random state, which belongs to the
 caller: the course notebooks call ``np.random.seed(231)`` before building a model and expect a
-reproducible model. The library itself never seeds or otherwise touches that global state.
+reproducible model. Model construction never seeds that global state; the one place that does
+is ``dropout_forward`` with a 'seed' in dropout_param, as in the original assignment (see its
+docstring).
 """
 
 import numbers
