@@ -19,7 +19,8 @@ masks. For the last, before each step the Solver writes a fresh integer drawn fr
 generator into ``model.dropout_param['seed']`` when the model has a ``dropout_param`` dict that
 holds 'p' or 'seed' (a model using dropout); the model's original value is put back when
 ``train()`` returns. Without seed or rng the Solver draws from a fresh ``np.random.default_rng()``
-and leaves dropout alone. numpy's global random state is never used.
+and leaves dropout alone. The Solver itself never uses numpy's global random state (dropout
+reseeds it from dropout_param['seed'], as in the original assignment).
 
 Output: ``verbose=True`` shows a progress bar (tqdm.auto: a widget in notebooks, text in a
 terminal) whose postfix shows the loss, refreshed every ``print_every`` iterations, and the latest
@@ -41,7 +42,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import optim
+from . import _validate, optim
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint  # noqa: F401
 from .checkpoint import META_KEY as _META_KEY
 from .checkpoint import PARAM_PREFIX as _PARAM_PREFIX
@@ -63,14 +64,7 @@ def _update_rules():
 
 
 def _int_option(value, name, minimum, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        expected = "an integer or None" if allow_none else "an integer"
-        raise TypeError(f"{name} must be {expected}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return _validate.int_value(value, name, minimum, allow_none=allow_none)
 
 
 def _check_xy(X, y, x_name, y_name):

@@ -11,6 +11,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import _validate
+
 
 def nchw_to_nhwc(X):
     """Return a (N, H, W, C) view of a batch stored as (N, C, H, W)."""
@@ -37,7 +39,7 @@ def _nhwc(Xs, channels_first):
 
 
 def _float_dtype(dtype):
-    return dtype if np.dtype(dtype).kind == "f" else np.float64
+    return _validate.working_float_dtype(dtype)
 
 
 def _rescale(a, ubound):
