@@ -157,10 +157,11 @@ def serve(root, rfd, wfd):
             out_blob = bytearray()
             reply = {"ok": False, "error": _describe(exc), "where": _where(exc, root)}
         faulthandler.cancel_dump_traceback_later()
+        reply["id"] = req.get("id")
         try:
             message = P.pack(reply, out_blob)
         except (P.ProtocolError, ValueError, TypeError) as exc:
-            message = P.pack({"ok": False, "error": f"the result cannot be sent back: {exc}"})
+            message = P.pack({"ok": False, "id": req.get("id"), "error": f"the result cannot be sent back: {exc}"})
         P.write_message(wfd, message)
 
 

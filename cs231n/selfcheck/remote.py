@@ -187,6 +187,7 @@ class Session:
         self.proc, self.deadline, self.location = None, None, ""
         self._out = None
         self._fds = []
+        self._serial = 0
 
     # -- lifetime --------------------------------------------------------------------------
     def start(self, timeout=60.0):
@@ -245,7 +246,8 @@ class Session:
 
     def request(self, op, _raw=False, **fields):
         blob = bytearray()
-        header = {"op": op, "budget": max(0.0, (self.deadline or 0) - time.monotonic())}
+        self._serial += 1
+        header = {"op": op, "id": self._serial, "budget": max(0.0, (self.deadline or 0) - time.monotonic())}
         for key, value in fields.items():
             header[key] = P.encode(value, blob) if key in ("args", "kwargs", "value") else value
         try:
@@ -255,6 +257,8 @@ class Session:
         reply = self._receive()
         if not isinstance(reply.get("ok"), bool):
             self._broken("a reply without 'ok'")
+        if reply.get("id") != self._serial:
+            self._broken("a reply to another request")
         if not reply["ok"]:
             raise StudentError(str(reply.get("error", "error"))[:3000], str(reply.get("where", ""))[:300])
         value = self._decode(reply.get("value"))
@@ -285,10 +289,11 @@ class Session:
             self.close()
             raise ChildTimeout("no answer in time") from None
         except P.ProtocolError as exc:
-            try:
-                self.proc.wait(1.0)
-            except subprocess.TimeoutExpired:
-                pass
+            if "closed" in str(exc):  # the process is ending: learn how
+                try:
+                    self.proc.wait(1.0)
+                except subprocess.TimeoutExpired:
+                    pass
             code = self.proc.poll()
             self.close()
             if code is not None and "closed" in str(exc):
