@@ -109,8 +109,8 @@ def find_package_root(folder):
     return below[0] if len(below) == 1 else None
 
 
-def _read_student(path, rel, problems):
-    if path.is_symlink():
+def _read_student(path, rel, problems, root=None):
+    if path.is_symlink() or (root is not None and not path.resolve().is_relative_to(Path(root).resolve())):
         problems.append(f"{rel}: a symbolic link in the submission; the released file is graded instead")
         return None
     if not path.is_file():
@@ -184,7 +184,7 @@ def restore_package(root, pristine, dest):
         if rel.endswith(".py"):
             pristine_text = data.decode("utf-8")
             if read_regions(pristine_text, rel):
-                text = _read_student(root / rel, rel, problems)
+                text = _read_student(root / rel, rel, problems, root)
                 if text is not None:
                     out = merge_regions(text, pristine_text, rel, problems).encode("utf-8")
             else:
