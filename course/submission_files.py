@@ -7,7 +7,6 @@ does not help); absolute paths, ``..``, drive letters, symlinks, encrypted and u
 members are reported, never extracted, and never end in a traceback.
 """
 
-import os
 import stat
 import zipfile
 import zlib

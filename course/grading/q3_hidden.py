@@ -3,6 +3,7 @@
 import numpy as np
 
 from cs231n.selfcheck.support import assert_close, checklist, pair, rng
+from course.grading._hidden import compare_forward
 
 PART = ("Q3", "Dropout")
 CHECKS, check = checklist()
@@ -33,3 +34,10 @@ def hidden_dropout_rates(ctx):
         assert_close(out[kept], np.full(kept.sum(), 2.0 / p), f"kept units with p={p}")
         dx = layers.dropout_backward(np.ones_like(x), cache)
         assert_close(dx, kept / p, f"dropout_backward dx with p={p} (mask / p)")
+
+
+@check(1, "dropout_forward with a seed: the documented mask (np.random.rand after the given reseeding)",
+       "dropout_forward", visibility="hidden")
+def hidden_dropout_seeded_mask(ctx):
+    x = rng(32).standard_normal((4, 9)) + 0.5
+    compare_forward(ctx, "layers", "dropout_forward", x, {"mode": "train", "p": 0.35, "seed": 17})

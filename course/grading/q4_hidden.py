@@ -81,3 +81,40 @@ def hidden_conv_net(ctx):
     model = Model(ctx, "classifiers.cnn", "ThreeLayerConvNet", input_dim=(2, 4, 4), num_filters=2, filter_size=5,
                   hidden_dim=3, num_classes=3, weight_scale=0.3, reg=0.2, dtype=np.float64)
     check_model_gradients(model.randomize(51, scale=0.3), rng(52).standard_normal((1, 2, 4, 4)), np.array([2]))
+
+
+def _pool_with_ties(x, ph, pw, stride, dout, rule):
+    """dx of max pooling when windows hold tied maxima: all of the gradient to the first maximum
+    (``rule="first"``, as np.argmax) or a copy to every tied maximum (``rule="all"``)."""
+    N, C, H, W = x.shape
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    win = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                    if rule == "first":
+                        a, b = np.unravel_index(np.argmax(win), win.shape)
+                        dx[n, c, i * stride + a, j * stride + b] += dout[n, c, i, j]
+                    else:
+                        dx[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw] += (win == win.max()) * dout[n, c, i, j]
+    return dx
+
+
+@check(1, "max_pool_backward_naive with tied maxima: either documented rule (first maximum, or every tie)",
+       "max_pool_backward_naive", ("max_pool_forward_naive",), visibility="hidden")
+def hidden_pool_backward_ties(ctx):
+    x = rng(53).integers(0, 3, (1, 2, 4, 6)).astype(np.float64)
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    dout = rng(54).standard_normal((1, 2, 2, 3))
+    layers = ctx.student("layers")
+    _, cache = pair(layers.max_pool_forward_naive(x, dict(param)), "max_pool_forward_naive")
+    dx = layers.max_pool_backward_naive(dout, cache)
+    errors = []
+    for rule in ("first", "all"):
+        try:
+            assert_close(dx, _pool_with_ties(x, 2, 2, 2, dout, rule), f"dx with ties (rule: {rule})")
+            return
+        except AssertionError as exc:
+            errors.append(str(exc))
+    raise AssertionError("dx with tied maxima matches neither documented rule: " + "; ".join(errors))

@@ -88,3 +88,11 @@ def solved(dest, overrides=None):
         bodies.update({k: textwrap.dedent(v) for k, v in (overrides or {}).get(rel, {}).items()})
         path.write_text(fill_regions(text, rel, bodies))
     return dest
+
+
+def textbook(dest, overrides=None):
+    """The untouched release's ``cs231n`` with the textbook solutions (``course.textbook``) pasted in."""
+    from course.textbook import paste
+    dest = submission(dest)
+    paste(dest, overrides, include_notebooks=False)
+    return dest

@@ -386,3 +386,39 @@ def test_selfcheck_runs_the_public_checks(tmp_path, capsys):
     shutil.copytree(solved(tmp_path / "s") / "cs231n", tree / "cs231n")
     assert main([str(tree / "cs231n"), "--part", "Q3"]) == 0
     assert "15/15 points" in capsys.readouterr().out
+
+
+# =============================================================================================
+# The textbook solutions of the student contract (course/textbook, owned by `contract`)
+# =============================================================================================
+
+from course.textbook import package as textbook_package  # noqa: E402
+from course.tests.grader_helpers import textbook  # noqa: E402
+
+
+def test_textbook_solutions_score_full_marks(tmp_path):
+    result = grade.grade_path(textbook(tmp_path / "t"))
+    failed = [f"{c.part} {c.name}: {c.status}: {c.message}" for c in result.checks if c.status != "pass"]
+    assert not failed, "\n".join(failed)
+    assert result.problems == [] and result.earned == result.possible
+
+
+@pytest.mark.parametrize("name", sorted(textbook_package.VARIANTS) or [
+    pytest.param(None, marks=pytest.mark.skip(reason="course.textbook.package has no VARIANTS yet"))])
+def test_every_textbook_variant_scores_full_marks(tmp_path, name):
+    result = grade.grade_path(textbook(tmp_path / "t", textbook_package.VARIANTS[name]))
+    failed = [f"{c.part} {c.name}: {c.message}" for c in result.checks if c.status != "pass"]
+    assert not failed, "\n".join(failed)
+
+
+@pytest.mark.parametrize("name", sorted(textbook_package.MUTANTS) or [
+    pytest.param(None, marks=pytest.mark.skip(reason="course.textbook.package has no MUTANTS yet"))])
+def test_every_mutant_loses_exactly_the_checks_of_what_it_breaks(tmp_path, name):
+    overrides, broken = textbook_package.MUTANTS[name]
+    result = grade.grade_path(textbook(tmp_path / "t", overrides))
+    checks = {(k, c.name): c for k, _, c in grade.load_checks()}
+    lost = [(c.part, c.name) for c in result.checks if c.status != "pass"]
+    assert lost, f"mutant {name} ({broken}) loses no check"
+    assert any(checks[key].target == broken for key in lost) or broken not in {c.target for c in checks.values()}, lost
+    wrong = [key for key in lost if broken not in checks[key].uses]
+    assert not wrong, f"mutant {name} breaks {broken} but also loses {wrong}"
