@@ -49,7 +49,7 @@ def hidden_fc_net(ctx):
 
 
 @check(2, "sgd_momentum, rmsprop, adam: five steps on a (3, 4) weight against the reference", "adam",
-       ("sgd_momentum", "rmsprop"), visibility="hidden")
+       ("sgd_momentum", "rmsprop"), visibility="after_due_date")
 def hidden_optimizers(ctx):
     r = rng(16)
     w = r.standard_normal((3, 4))

@@ -306,17 +306,14 @@ def test_process_count_is_bounded(tmp_path):
 
 
 def test_cpu_spin_is_a_timeout_and_the_clock_is_the_grader_s(tmp_path):
-    # the child floods forged replies while spinning: the parent's deadline does not move
+    # the child floods forged replies, then spins: the grader's deadline does not move
     code = FORGE.replace('raise NotImplementedError("honest")', "while True:\n    pass")
-    start = time.monotonic()
-    result, messages = graded(attack(tmp_path / "b", "while True:\n    pass\n"), timeout=2.0)
-    assert result.earned == 0
-    assert {c.status for c in result.checks if c.name == "affine_forward_values"} == {"timeout"}
-    spin = attack(tmp_path / "c", code)
     t0 = time.monotonic()
-    result, messages = graded(spin, timeout=2.0)
+    result, messages = graded(attack(tmp_path, code), timeout=2.0)
     assert result.earned == 0 and time.monotonic() - t0 < 40
-    assert time.monotonic() - start < 60
+    assert result.checks[0].status in ("timeout", "crash"), result.checks[0]
+    result, messages = graded(attack(tmp_path / "b", "while True:\n    pass\n"), timeout=2.0)
+    assert result.checks[0].status == "timeout" and "in affine_forward" in result.checks[0].message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,7 +324,6 @@ def test_cpu_spin_is_a_timeout_and_the_clock_is_the_grader_s(tmp_path):
     b"this is not a message\n",
     b"CS2M\x00\x00\x00\x10\x00\x00\x00\x08not json",
     b"CS2M\x00\x00\x00\x20\x00\x00\x00\x1c{\"ok\": true, \"value\": {\"t\": \"evil\"}}",
-    b"CS2M\x00\x00\x00\x32\x00\x00\x00\x2e{\"ok\": true, \"value\": {\"t\": \"nd\", \"dtype\": \"|O\"}}",
 ])
 def test_junk_and_unknown_names_on_the_channel_fail_the_check_only(tmp_path, junk):
     code = f'''
@@ -337,9 +333,9 @@ def test_junk_and_unknown_names_on_the_channel_fail_the_check_only(tmp_path, jun
             os.write(fd, {junk!r})
         except OSError:
             pass
-    import time; time.sleep(5)
+    import time; time.sleep(3)
     '''
-    result, messages = graded(attack(tmp_path, code), timeout=3.0)
+    result, messages = graded(attack(tmp_path, code), timeout=2.0)
     assert result.earned == 0
     first = result.checks[0]
     assert first.status in ("crash", "timeout"), first
