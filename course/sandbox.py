@@ -12,9 +12,10 @@ Levels, best first (``detect()`` tries them once per grading process):
            the hidden checks, other submissions, the grader's processes, ``/root``, ``/home``
            or the network, and cannot write anything that outlives it.
 ``userns`` (not root, unprivileged user namespaces allowed): the same namespaces and root
-           directory, entered through a user namespace; the child keeps the grader's uid
-           outside (no separate uid, so no ``RLIMIT_NPROC``: the PID namespace bounds what
-           survives, not how many processes run at once).
+           directory, entered through a user namespace; the child runs without any capability
+           (empty bounding set) but keeps the grader's uid outside (no separate uid, so no
+           ``RLIMIT_NPROC``: the PID namespace bounds what survives, not how many processes
+           run at once).
 ``none``   (macOS, Windows, containers without namespaces): a plain child process in its
            own session with a scrubbed environment and the resource limits; it can read
            what the grader's user can read. ``Sandbox.problems`` says so, and the report of
@@ -112,12 +113,31 @@ def detect():
         except (OSError, subprocess.TimeoutExpired):
             ok = False
         if ok:
-            level = ("root", "") if os.geteuid() == 0 else ("userns", "")
+            level = _probe("root" if os.geteuid() == 0 else "userns")
         else:
             level = ("none", "Linux namespaces are not available here (unshare failed): student code runs "
                              "as the grader's user and can read what the grader can read")
     _detected["level"] = level
     return level
+
+
+def _probe(candidate):
+    """Start Python with numpy in a ``candidate`` sandbox once; ("none", why) if that fails."""
+    import tempfile
+    scratch = Path(tempfile.mkdtemp(prefix="cs231n-sandbox-probe-"))
+    try:
+        kwargs = Sandbox(scratch, level=candidate)([sys.executable, "-I", "-c", "import numpy"], (), scratch / "work")
+        proc = subprocess.run(stdin=subprocess.DEVNULL, capture_output=True, timeout=120, **kwargs)
+        if proc.returncode == 0:
+            return (candidate, "")
+        why = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
+        return ("none", f"the {candidate} sandbox does not start here ({why[0][:200]}): student code runs "
+                        "as the grader's user and can read what the grader can read")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return ("none", f"the {candidate} sandbox does not start here ({exc}): student code runs as the "
+                        "grader's user")
+    finally:
+        remove_tree(scratch)
 
 
 def _python_dirs():
@@ -168,9 +188,9 @@ class Sandbox:
                     "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
             flags = []
             nproc = self.nproc
-        else:  # a second user namespace inside the chroot: uid 65534 there, no capabilities
-            drop = ["/usr/bin/unshare", "--user", "--map-user=65534", "--map-group=65534", "--",
-                    "/usr/bin/setpriv", "--no-new-privs"]
+        else:  # root of the user namespace, but with every capability gone for good
+            drop = ["/usr/bin/setpriv", "--no-new-privs", "--inh-caps=-all", "--ambient-caps=-all",
+                    "--bounding-set=-all"]
             flags = ["--map-root-user"]
             nproc = None
         cmd = ["unshare", *flags, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child",

@@ -214,6 +214,8 @@ def check_model_gradients(model, X, y, tol=1e-5, atol=1e-8, numeric=False):
         for k in sorted(params):
             assert_close(grads[k], r_grads[k], f"grads[{k!r}]", tol, atol)
         return
+    if model.ref is not None:  # numerical gradients of the student's own loss: anchor its forward pass
+        assert_close(model.loss(X), model.ref.loss(X), "the test-time scores (loss(X))", tol, atol)
     for k in sorted(params):
         if not isinstance(params[k], np.ndarray) or params[k].dtype != np.float64:
             raise AssertionError(f"params[{k!r}] should be a float64 array here (dtype=np.float64 was asked)")
