@@ -118,7 +118,8 @@ def unpack_cache(cache, size, forward_name):
 def conv_geometry(x, w, b, conv_param):
     """Check the arguments of a convolution and return ``(stride, pad, H_out, W_out)``.
 
-    x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); conv_param: {'stride': int >= 1, 'pad': int >= 0}.
+    x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); conv_param: {'stride': int >= 1, 'pad': int >= 0},
+    both keys required (as in the original assignment).
     H' = 1 + (H + 2 * pad - HH) // stride and W' = 1 + (W + 2 * pad - WW) // stride (floor, as in
     PyTorch): rows and columns the last window does not reach are ignored.
     """
@@ -133,8 +134,8 @@ def conv_geometry(x, w, b, conv_param):
         raise ValueError(f"b must have shape ({F},), one bias per filter, got {b.shape}")
     if HH < 1 or WW < 1:
         raise ValueError(f"filters must be at least 1x1, got w of shape {w.shape}")
-    stride = int_param(conv_param, "stride", "conv_param", 1)
-    pad = int_param(conv_param, "pad", "conv_param", 0)
+    stride = int_param(conv_param, "stride", "conv_param", minimum=1)  # both keys are required
+    pad = int_param(conv_param, "pad", "conv_param", minimum=0)
     Hp, Wp = H + 2 * pad, W + 2 * pad
     if HH > Hp or WW > Wp:
         raise ValueError(
@@ -145,13 +146,13 @@ def conv_geometry(x, w, b, conv_param):
 def pool_geometry(x, pool_param):
     """Check the arguments of a max pool and return ``(pool_height, pool_width, stride, H_out, W_out)``.
 
-    x: (N, C, H, W); pool_param: {'pool_height', 'pool_width', 'stride'}, integers >= 1.
+    x: (N, C, H, W); pool_param: {'pool_height', 'pool_width', 'stride'}, integers >= 1, all required.
     H' = 1 + (H - pool_height) // stride and W' = 1 + (W - pool_width) // stride (floor).
     """
     check_ndim(x, 4, "x", "(N, C, H, W)")
-    ph = int_param(pool_param, "pool_height", "pool_param", 1)
-    pw = int_param(pool_param, "pool_width", "pool_param", 1)
-    stride = int_param(pool_param, "stride", "pool_param", 1)
+    ph = int_param(pool_param, "pool_height", "pool_param", minimum=1)  # all three keys are required
+    pw = int_param(pool_param, "pool_width", "pool_param", minimum=1)
+    stride = int_param(pool_param, "stride", "pool_param", minimum=1)
     H, W = x.shape[2:]
     if ph > H or pw > W:
         raise ValueError(f"pool window {ph}x{pw} is larger than the input {H}x{W}")

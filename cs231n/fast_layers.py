@@ -254,8 +254,8 @@ def conv_forward_fast(x, w, b, conv_param):
     - w: (F, C, HH, WW) filters.
     - b: (F,) biases.
     - conv_param: dict with
-      - 'stride': step between neighbouring windows, integer >= 1 (default 1).
-      - 'pad': zeros added on every side of H and W, integer >= 0 (default 0).
+      - 'stride': step between neighbouring windows, integer >= 1 (required).
+      - 'pad': zeros added on every side of H and W, integer >= 0 (required).
 
     The output size is H' = 1 + (H + 2 * pad - HH) // stride, W' = 1 + (W + 2 * pad - WW) // stride
     (floor: rows and columns the last window does not reach are ignored).
@@ -416,8 +416,8 @@ def max_pool_forward_fast(x, pool_param):
     Inputs:
     - x: (N, C, H, W) input.
     - pool_param: dict with integers >= 1
-      - 'pool_height', 'pool_width': window size (default 1 each).
-      - 'stride': step between neighbouring windows (default 1).
+      - 'pool_height', 'pool_width': window size (required).
+      - 'stride': step between neighbouring windows (required).
       Windows may overlap (stride < window) and need not tile the input.
 
     The output size is H' = 1 + (H - pool_height) // stride, W' = 1 + (W - pool_width) // stride

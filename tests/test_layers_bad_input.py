@@ -397,3 +397,19 @@ def test_result_of_the_wrong_shape_names_the_function_and_the_fix():
         result_array([1.0, 2.0], (2,), "dx", "relu_backward")
     got = result_array(np.ones(2), (2,), "dx", "relu_backward", np.float32)
     assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("key", ["stride", "pad"])
+def test_conv_param_keys_are_required(key):
+    conv_param = {"stride": 1, "pad": 1}
+    del conv_param[key]
+    with pytest.raises(ValueError, match=f"conv_param is missing the required key '{key}'"):
+        conv_forward_naive(X4, W4, B4, conv_param)
+
+
+@pytest.mark.parametrize("key", ["pool_height", "pool_width", "stride"])
+def test_pool_param_keys_are_required(key):
+    pool_param = dict(POOL)
+    del pool_param[key]
+    with pytest.raises(ValueError, match=f"pool_param is missing the required key '{key}'"):
+        max_pool_forward_naive(X4, pool_param)

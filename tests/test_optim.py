@@ -355,3 +355,14 @@ def test_solver_takes_a_scheduled_rule_but_not_scheduled_rule_by_name():
     Solver(Tiny(), data, update_rule=optim.scheduled_rule("adam", 4), verbose=False)
     with pytest.raises(ValueError, match="scheduled_rule"):
         Solver(Tiny(), data, update_rule="scheduled_rule", verbose=False)
+
+
+def test_rmsprop_and_adam_add_epsilon_after_the_square_root():
+    # With tiny gradients the placement of epsilon matters: sqrt(cache) + eps, not sqrt(cache + eps).
+    dw = np.array([1e-4])
+    # rmsprop: cache = 0.01 * 1e-8 = 1e-10, sqrt = 1e-5; step = 1e-2 * 1e-4 / (1e-5 + 1e-8)
+    next_w, _ = optim.rmsprop(np.array([1.0]), dw)
+    np.testing.assert_allclose(next_w, [1.0 - 1e-6 / (1e-5 + 1e-8)], rtol=1e-12)
+    # adam, first step: m_hat = dw, v_hat = dw**2; step = 1e-3 * 1e-4 / (1e-4 + 1e-8)
+    next_w, _ = optim.adam(np.array([1.0]), dw)
+    np.testing.assert_allclose(next_w, [1.0 - 1e-7 / (1e-4 + 1e-8)], rtol=1e-12)

@@ -331,5 +331,278 @@ SOLUTIONS = {
     },
 }
 
-VARIANTS = {}
-MUTANTS = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Other correct solutions: each must earn what SOLUTIONS earns
+# ---------------------------------------------------------------------------------------------
+
+VARIANTS = {
+    "relu_kink_ge": {LAYERS: {"relu_backward": _code("""
+        dx = dout.copy()
+        dx[x < 0] = 0
+    """)}},
+    "max_pool_first_argmax": {LAYERS: {"max_pool_backward_naive": _code("""
+        x, pool_param = cache
+        N, C, H, W = x.shape
+        ph, pw, stride = pool_param['pool_height'], pool_param['pool_width'], pool_param['stride']
+        H_out, W_out = dout.shape[2], dout.shape[3]
+        dx = np.zeros_like(x)
+        for n in range(N):
+            for c in range(C):
+                for i in range(H_out):
+                    for j in range(W_out):
+                        window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                        r, s = np.unravel_index(np.argmax(window), window.shape)
+                        dx[n, c, i * stride + r, j * stride + s] += dout[n, c, i, j]
+    """)}},
+    "conv_vectorized_over_batch": {LAYERS: {
+        "conv_forward_naive": _code("""
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            stride, pad = conv_param['stride'], conv_param['pad']
+            H_out = 1 + (H + 2 * pad - HH) // stride
+            W_out = 1 + (W + 2 * pad - WW) // stride
+            x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
+            w_rows = w.reshape(F, -1)
+            for i in range(H_out):
+                for j in range(W_out):
+                    patch = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    out[:, :, i, j] = patch.reshape(N, -1).dot(w_rows.T) + b
+        """),
+        "conv_backward_naive": _code("""
+            x, w, b, conv_param = cache
+            stride, pad = conv_param['stride'], conv_param['pad']
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            H_out, W_out = dout.shape[2:]
+            x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            dx_pad = np.zeros(x_pad.shape)
+            dw = np.zeros(w.shape)
+            w_rows = w.reshape(F, -1)
+            for i in range(H_out):
+                for j in range(W_out):
+                    patch = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    g = dout[:, :, i, j]  # (N, F)
+                    dw += g.T.dot(patch.reshape(N, -1)).reshape(w.shape)
+                    dx_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW] += \\
+                        g.dot(w_rows).reshape(N, C, HH, WW)
+            db = dout.sum(axis=(0, 2, 3))
+            dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+        """),
+    }},
+    "dropout_boolean_mask": {LAYERS: {
+        "dropout_forward": _code("""
+            mask = np.random.rand(*x.shape) < p
+            out = x * mask / p
+        """),
+        "dropout_backward": _code("""
+            p = dropout_param['p']
+            dx = dout * mask / p
+        """),
+    }},
+    "batchnorm_dict_cache": {NORM: {
+        "batchnorm_forward": _code("""
+            mu = x.mean(axis=0)
+            xmu = x - mu
+            var = np.mean(xmu ** 2, axis=0)
+            ivar = 1.0 / np.sqrt(var + eps)
+            xhat = xmu * ivar
+            out = gamma * xhat + beta
+            cache = {'xhat': xhat, 'xmu': xmu, 'ivar': ivar, 'gamma': gamma}
+            running_mean = momentum * running_mean + (1 - momentum) * mu
+            running_var = momentum * running_var + (1 - momentum) * var
+        """),
+        "batchnorm_backward": _code("""
+            xhat, xmu, ivar, gamma = cache['xhat'], cache['xmu'], cache['ivar'], cache['gamma']
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * xhat).sum(axis=0)
+            dxhat = dout * gamma
+            dvar = np.sum(dxhat * xmu, axis=0) * -0.5 * ivar ** 3
+            dmu = np.sum(-dxhat * ivar, axis=0) + dvar * np.mean(-2.0 * xmu, axis=0)
+            dx = dxhat * ivar + dvar * 2.0 * xmu / N + dmu / N
+        """),
+        "batchnorm_backward_alt": _code("""
+            xhat, ivar, gamma = cache['xhat'], cache['ivar'], cache['gamma']
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * xhat).sum(axis=0)
+            dx = (gamma * ivar / N) * (N * dout - dbeta - xhat * dgamma)
+        """),
+    }},
+    "groupnorm_per_channel_gradients": {NORM: {"spatial_groupnorm_backward": _code("""
+        x, x_hat, mean, var, gamma, beta, G, eps = cache
+        N, C, H, W = x.shape
+        dbeta = dout.sum(axis=(0, 2, 3))
+        dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
+        dx_hat = (dout * gamma).reshape(N, G, -1)
+        xg = x.reshape(N, G, -1)
+        M = xg.shape[2]
+        mu = xg.mean(axis=2, keepdims=True)
+        v = xg.var(axis=2, keepdims=True)
+        ivar = 1.0 / np.sqrt(v + eps)
+        dvar = np.sum(dx_hat * (xg - mu), axis=2, keepdims=True) * -0.5 * ivar ** 3
+        dmu = np.sum(-dx_hat * ivar, axis=2, keepdims=True) + dvar * np.mean(-2.0 * (xg - mu), axis=2, keepdims=True)
+        dx = (dx_hat * ivar + dvar * 2.0 * (xg - mu) / M + dmu / M).reshape(N, C, H, W)
+    """)}},
+    "optimizers_write_config": {OPTIM: {
+        "sgd_momentum": _code("""
+            config['velocity'] = config['momentum'] * config['velocity'] - config['learning_rate'] * dw
+            next_w = w + config['velocity']
+        """),
+        "rmsprop": _code("""
+            config['cache'] = config['decay_rate'] * config['cache'] + (1 - config['decay_rate']) * dw * dw
+            next_w = w - config['learning_rate'] * dw / (np.sqrt(config['cache']) + config['epsilon'])
+        """),
+        "adam": _code("""
+            config['t'] += 1
+            config['m'] = config['beta1'] * config['m'] + (1 - config['beta1']) * dw
+            config['v'] = config['beta2'] * config['v'] + (1 - config['beta2']) * dw ** 2
+            mb = config['m'] / (1 - config['beta1'] ** config['t'])
+            vb = config['v'] / (1 - config['beta2'] ** config['t'])
+            next_w = w - config['learning_rate'] * mb / (np.sqrt(vb) + config['epsilon'])
+        """),
+    }},
+    "optimizers_in_place": {OPTIM: {
+        "sgd_momentum": _code("""
+            v *= config['momentum']
+            v -= config['learning_rate'] * dw
+            next_w = w + v
+        """),
+        "adam": _code("""
+            t = t + 1
+            m *= config['beta1']
+            m += (1 - config['beta1']) * dw
+            v *= config['beta2']
+            v += (1 - config['beta2']) * dw * dw
+            alpha = config['learning_rate'] * np.sqrt(1 - config['beta2'] ** t) / (1 - config['beta1'] ** t)
+            eps_hat = config['epsilon'] * np.sqrt(1 - config['beta2'] ** t)
+            next_w = w - alpha * m / (np.sqrt(v) + eps_hat)
+        """),
+    }},
+    "models_with_sandwich_layers": {FC: {
+        "FullyConnectedNet.loss": _code("""
+            caches = []
+            h = X
+            for i in range(1, self.num_layers):
+                W, b = self.params['W%d' % i], self.params['b%d' % i]
+                if self.normalization:
+                    h, c = affine_norm_relu_forward(h, W, b, self.params['gamma%d' % i],
+                                                    self.params['beta%d' % i], self.bn_params[i - 1],
+                                                    self.normalization)
+                else:
+                    h, c = affine_relu_forward(h, W, b)
+                d = None
+                if self.use_dropout:
+                    h, d = dropout_forward(h, self.dropout_param)
+                caches.append((c, d))
+            L = self.num_layers
+            scores, last = affine_forward(h, self.params['W%d' % L], self.params['b%d' % L])
+        """),
+        "FullyConnectedNet.loss#2": _code("""
+            loss, dh = softmax_loss(scores, y)
+            loss += 0.5 * self.reg * sum(np.sum(self.params['W%d' % i] ** 2) for i in range(1, L + 1))
+            dh, grads['W%d' % L], grads['b%d' % L] = affine_backward(dh, last)
+            for i in range(L - 1, 0, -1):
+                c, d = caches[i - 1]
+                if self.use_dropout:
+                    dh = dropout_backward(dh, d)
+                if self.normalization:
+                    dh, grads['W%d' % i], grads['b%d' % i], grads['gamma%d' % i], grads['beta%d' % i] = \\
+                        affine_norm_relu_backward(dh, c)
+                else:
+                    dh, grads['W%d' % i], grads['b%d' % i] = affine_relu_backward(dh, c)
+            for i in range(1, L + 1):
+                grads['W%d' % i] += self.reg * self.params['W%d' % i]
+        """),
+    }},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Known-wrong solutions: each must fail the release's tests that cover what it breaks
+# ---------------------------------------------------------------------------------------------
+
+MUTANTS = {
+    "conv_pad_slice_empty_at_pad_0": (
+        {LAYERS: {"conv_backward_naive": SOLUTIONS[LAYERS]["conv_backward_naive"].replace(
+            "dx = dx_pad[:, :, pad:pad + H, pad:pad + W]", "dx = dx_pad[:, :, pad:-pad, pad:-pad]")}},
+        "conv_backward_naive"),
+    "batchnorm_unbiased_variance": (
+        {NORM: {"batchnorm_forward": SOLUTIONS[NORM]["batchnorm_forward"].replace(
+            "np.var(x, axis=0)", "np.var(x, axis=0, ddof=1)")}},
+        "batchnorm_forward"),
+    "adam_without_bias_correction": (
+        {OPTIM: {"adam": SOLUTIONS[OPTIM]["adam"].replace("mt = m / (1 - beta1 ** t)", "mt = m").replace(
+            "vt = v / (1 - beta2 ** t)", "vt = v")}},
+        "adam"),
+    "batchnorm_gradient_1_by_D": (
+        {NORM: {"batchnorm_backward": SOLUTIONS[NORM]["batchnorm_backward"].replace(
+            "dbeta = np.sum(dout, axis=0)", "dbeta = np.sum(dout, axis=0, keepdims=True)")}},
+        "batchnorm_backward"),
+    "affine_db_1_by_M": (
+        {LAYERS: {"affine_backward": SOLUTIONS[LAYERS]["affine_backward"].replace(
+            "db = np.sum(dout, axis=0)", "db = np.sum(dout, axis=0, keepdims=True)")}},
+        "affine_backward"),
+    "dropout_without_rescaling": (
+        {LAYERS: {"dropout_forward": _code("""
+            mask = np.random.rand(*x.shape) < p
+            out = x * mask
+        """)}},
+        "dropout_forward"),
+    "dropout_scales_at_test_time": (
+        {LAYERS: {"dropout_forward#2": "out = x * p\n"}},
+        "dropout_forward"),
+    "dropout_drops_with_probability_p": (
+        {LAYERS: {"dropout_forward": _code("""
+            mask = (np.random.rand(*x.shape) >= p) / p
+            out = x * mask
+        """)}},
+        "dropout_forward"),
+    "relu_backward_passes_everything": (
+        {LAYERS: {"relu_backward": "dx = dout\n"}},
+        "relu_backward"),
+    "max_pool_overwrites_overlaps": (
+        {LAYERS: {"max_pool_backward_naive": SOLUTIONS[LAYERS]["max_pool_backward_naive"].replace(
+            "] += mask * dout", "] = mask * dout")}},
+        "max_pool_backward_naive"),
+    "conv_forward_without_bias": (
+        {LAYERS: {"conv_forward_naive": SOLUTIONS[LAYERS]["conv_forward_naive"].replace(" + b[f]", "")}},
+        "conv_forward_naive"),
+    "momentum_velocity_not_updated": (
+        {OPTIM: {"sgd_momentum": "next_w = w + config['momentum'] * v - config['learning_rate'] * dw\n"}},
+        "sgd_momentum"),
+    "rmsprop_epsilon_inside_sqrt": (
+        {OPTIM: {"rmsprop": SOLUTIONS[OPTIM]["rmsprop"].replace(
+            "(np.sqrt(cache) + config['epsilon'])", "np.sqrt(cache + config['epsilon'])")}},
+        "rmsprop"),
+    "adam_epsilon_inside_sqrt": (
+        {OPTIM: {"adam": SOLUTIONS[OPTIM]["adam"].replace("(np.sqrt(vt) + eps)", "np.sqrt(vt + eps)")}},
+        "adam"),
+    "layernorm_over_the_batch": (
+        {NORM: {"layernorm_forward": SOLUTIONS[NORM]["layernorm_forward"].replace("axis=1", "axis=0")}},
+        "layernorm_forward"),
+    "groupnorm_interleaved_groups": (
+        {NORM: {"spatial_groupnorm_forward": SOLUTIONS[NORM]["spatial_groupnorm_forward"].replace(
+            "x.reshape(N, G, C // G, H, W)", "x.reshape(N, C // G, G, H, W).swapaxes(1, 2)")}},
+        "spatial_groupnorm_forward"),
+    "spatial_batchnorm_without_transpose": (
+        {NORM: {"spatial_batchnorm_forward": SOLUTIONS[NORM]["spatial_batchnorm_forward"].replace(
+            "x.transpose(0, 2, 3, 1).reshape(-1, C)", "x.reshape(-1, C)").replace(
+            "out_flat.reshape(N, H, W, C).transpose(0, 3, 1, 2)", "out_flat.reshape(N, C, H, W)")}},
+        "spatial_batchnorm_forward"),
+    "fc_regularization_without_half": (
+        {FC: {"FullyConnectedNet.loss#2": SOLUTIONS[FC]["FullyConnectedNet.loss#2"].replace(
+            "loss += 0.5 * self.reg", "loss += self.reg")}},
+        "FullyConnectedNet.loss"),
+    "two_layer_net_unit_weights": (
+        {FC: {"TwoLayerNet.__init__": SOLUTIONS[FC]["TwoLayerNet.__init__"].replace(
+            "normal(weight_scale, ", "normal(1.0, ")}},
+        "TwoLayerNet.__init__"),
+    "cnn_first_layer_not_regularized": (
+        {CNN: {"ThreeLayerConvNet.loss#2": SOLUTIONS[CNN]["ThreeLayerConvNet.loss#2"].replace(
+            "grads['W1'] = dW1 + self.reg * W1", "grads['W1'] = dW1")}},
+        "ThreeLayerConvNet.loss"),
+}
