@@ -48,12 +48,25 @@ def hidden_fc_net(ctx):
         check_model_gradients(model, X, y)
 
 
-@check(2, "sgd_momentum, rmsprop, adam: five steps on a (3, 4) weight against the reference", "adam",
-       ("sgd_momentum", "rmsprop"), visibility="after_due_date")
-def hidden_optimizers(ctx):
+def _steps():
     r = rng(16)
     w = r.standard_normal((3, 4))
     grads = [r.standard_normal((3, 4)) for _ in range(5)]
+    return w, grads, [0.01 * g for g in grads]  # small gradients: epsilon is added to the root, not under it
+
+
+@check(1, "sgd_momentum and rmsprop: five steps on a (3, 4) weight, small gradients and a large epsilon too",
+       "rmsprop", ("sgd_momentum",), visibility="after_due_date")
+def hidden_momentum_rmsprop(ctx):
+    w, grads, small = _steps()
     run_optimizer(ctx, "sgd_momentum", w, grads, {"learning_rate": 0.05, "momentum": 0.8})
     run_optimizer(ctx, "rmsprop", w, grads, {"learning_rate": 0.01, "decay_rate": 0.95})
+    run_optimizer(ctx, "rmsprop", w, small, {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-2})
+
+
+@check(1, "adam: five steps on a (3, 4) weight, small gradients and a large epsilon too", "adam",
+       visibility="after_due_date")
+def hidden_adam(ctx):
+    w, grads, small = _steps()
     run_optimizer(ctx, "adam", w, grads, {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99})
+    run_optimizer(ctx, "adam", w, small, {"learning_rate": 0.01, "epsilon": 1e-2})

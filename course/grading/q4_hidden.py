@@ -62,7 +62,8 @@ def hidden_pool_backward(ctx):
 
 
 @check(1, "spatial batchnorm and group norm: other shapes, G = 1 and G = C", "spatial_groupnorm_backward",
-       ("spatial_groupnorm_forward", "spatial_batchnorm_forward", "spatial_batchnorm_backward"), visibility="hidden")
+       ("spatial_groupnorm_forward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+        "batchnorm_forward", "batchnorm_backward"), visibility="hidden")
 def hidden_spatial_norms(ctx):
     r = rng(50)
     x = 2 * r.standard_normal((2, 3, 3, 5)) + 1

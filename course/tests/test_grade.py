@@ -252,9 +252,9 @@ def test_points_visibilities_and_names():
     assert [k for k in dict.fromkeys(k for k, _, _ in checks)] == ["Q1", "Q2", "Q3", "Q4"]
     public = [c for _, _, c in checks if c.visibility == "visible"]
     hidden = [c for _, _, c in checks if c.visibility != "visible"]
-    assert sum(c.points for c in public) == 100 and len(hidden) >= 15
-    totals = {k: sum(c.points for kk, _, c in checks if kk == k and c.visibility == "visible") for k in "Q1 Q2 Q3 Q4".split()}
-    assert totals == {"Q1": 30, "Q2": 25, "Q3": 15, "Q4": 30}
+    assert sum(c.points for c in public) == 70 and len(hidden) >= 15
+    totals = {k: sum(c.points for kk, _, c in checks if kk == k) for k in "Q1 Q2 Q3 Q4".split()}
+    assert totals == {"Q1": 30, "Q2": 25, "Q3": 15, "Q4": 30}  # public + hidden, 100 in all
     assert len({(k, c.name) for k, _, c in checks}) == len(checks)
     assert all(c.visibility in ("visible", "after_due_date", "hidden") and c.points > 0 for _, _, c in checks)
     hidden_text = " ".join(c.title for c in hidden)
@@ -287,7 +287,7 @@ def test_instructor_tree_scores_full_marks_on_public_and_hidden_checks(instructo
     results, elapsed = instructor_results
     failed = [f"{p.key} {c.name}: {c.status}: {c.message}" for p in results for c in p.checks if c.status != "pass"]
     assert not failed, "\n".join(failed)
-    assert sum(p.earned for p in results) == sum(p.points for p in results) > 100
+    assert sum(p.earned for p in results) == sum(p.points for p in results) == 100
     assert elapsed < 120, f"grading took {elapsed:.1f} s"
 
 
@@ -298,7 +298,7 @@ def untouched_results():
 
 def test_untouched_release_scores_zero_with_not_implemented(untouched_results):
     result = untouched_results
-    assert result.earned == 0 and result.possible > 100 and result.problems == []
+    assert result.earned == 0 and result.possible == 100 and result.problems == []
     for c in result.checks:
         assert c.status == "error" and c.message.startswith("NotImplementedError: TODO"), (c.name, c.message)
     assert result.to_dict()["earned"] == 0 and len(result.to_dict()["checks"]) == len(result.checks)
@@ -359,7 +359,7 @@ def test_a_hanging_student_function_is_a_timeout(tmp_path):
     r = {c.name: c for c in result.checks}
     assert r["rmsprop_values"].status == "timeout" and "in rmsprop" in r["rmsprop_values"].message
     assert r["adam_values"].status == "pass"  # the part went on after the timeout
-    assert result.earned == 30 - 2
+    assert result.earned == 21 - 2
 
 
 def test_cli_grades_a_submission_zip_against_a_release_folder(tmp_path, capsys):
@@ -381,12 +381,12 @@ def test_selfcheck_runs_the_public_checks(tmp_path, capsys):
     from cs231n.selfcheck.__main__ import main
     assert main([str(untouched_release()), "--part", "Q3", "--timeout", "10"]) == 1
     out = capsys.readouterr().out
-    assert "NotImplementedError: TODO: implement dropout_forward" in out and "0/15 points" in out
+    assert "NotImplementedError: TODO: implement dropout_forward" in out and "0/11 points" in out
     tree = submission(tmp_path / "t")
     shutil.rmtree(tree / "cs231n")
     shutil.copytree(solved(tmp_path / "s") / "cs231n", tree / "cs231n")
     assert main([str(tree / "cs231n"), "--part", "Q3"]) == 0
-    assert "15/15 points" in capsys.readouterr().out
+    assert "11/11 points" in capsys.readouterr().out
 
 
 # =============================================================================================
@@ -404,14 +404,33 @@ def test_textbook_solutions_score_full_marks(tmp_path):
     assert result.problems == [] and result.earned == result.possible
 
 
-@pytest.mark.parametrize("name", sorted(textbook_package.VARIANTS) or [
-    pytest.param(None, marks=pytest.mark.skip(reason="course.textbook.package has no VARIANTS yet"))])
-def test_every_textbook_variant_scores_full_marks(tmp_path, name):
-    result = grade.grade_path(textbook(tmp_path / "t", textbook_package.VARIANTS[name]))
+def _variant_batches():
+    """The variants in few batches, no two in a batch touching the same region (one grading each)."""
+    batches = []
+    for name, overrides in sorted(textbook_package.VARIANTS.items()):
+        for names, merged in batches:
+            if not any(set(merged.get(rel, {})) & set(bodies) for rel, bodies in overrides.items()):
+                break
+        else:
+            names, merged = [], {}
+            batches.append((names, merged))
+        names.append(name)
+        for rel, bodies in overrides.items():
+            merged.setdefault(rel, {}).update(bodies)
+    return batches
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("names, overrides", _variant_batches() or [
+    pytest.param(None, None, marks=pytest.mark.skip(reason="course.textbook.package has no VARIANTS yet"))],
+    ids=lambda v: "+".join(v) if isinstance(v, list) else "")
+def test_every_textbook_variant_scores_full_marks(tmp_path, names, overrides):
+    result = grade.grade_path(textbook(tmp_path / "t", overrides))
     failed = [f"{c.part} {c.name}: {c.message}" for c in result.checks if c.status != "pass"]
     assert not failed, "\n".join(failed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(textbook_package.MUTANTS) or [
     pytest.param(None, marks=pytest.mark.skip(reason="course.textbook.package has no MUTANTS yet"))])
 def test_every_mutant_loses_exactly_the_checks_of_what_it_breaks(tmp_path, name):
@@ -420,7 +439,8 @@ def test_every_mutant_loses_exactly_the_checks_of_what_it_breaks(tmp_path, name)
     checks = {(k, c.name): c for k, _, c in grade.load_checks()}
     lost = [(c.part, c.name) for c in result.checks if c.status != "pass"]
     assert lost, f"mutant {name} ({broken}) loses no check"
-    assert any(checks[key].target == broken for key in lost) or broken not in {c.target for c in checks.values()}, lost
+    broken = broken.split(".")[0]  # "FullyConnectedNet.loss": the checks of FullyConnectedNet
+    assert any(checks[key].target == broken for key in lost), f"mutant {name} ({broken}) loses {lost}"
     wrong = [key for key in lost if broken not in checks[key].uses]
     assert not wrong, f"mutant {name} breaks {broken} but also loses {wrong}"
 

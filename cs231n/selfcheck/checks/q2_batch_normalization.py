@@ -21,7 +21,7 @@ X_HAND = np.array([[1.0, 10.0], [3.0, 14.0]])
 Z0, Z1 = 1 / math.sqrt(1 + EPS), 2 / math.sqrt(4 + EPS)
 
 
-@check(3, "batchnorm_forward, train: normalized output by hand, running averages", "batchnorm_forward")
+@check(2, "batchnorm_forward, train: normalized output by hand, running averages", "batchnorm_forward")
 def batchnorm_forward_train(ctx):
     layers = ctx.student("layers")
     gamma, beta = np.array([2.0, 1.0]), np.array([0.5, -1.0])
@@ -35,7 +35,7 @@ def batchnorm_forward_train(ctx):
                  "bn_param['running_mean'] after two steps")
 
 
-@check(3, "batchnorm_forward, test: uses the running averages, not the batch", "batchnorm_forward")
+@check(2, "batchnorm_forward, test: uses the running averages, not the batch", "batchnorm_forward")
 def batchnorm_forward_test(ctx):
     layers = ctx.student("layers")
     gamma, beta = np.array([2.0, 1.0]), np.array([0.5, -1.0])
@@ -56,7 +56,7 @@ def _bn_gradients(ctx, backward):
                           ("dx", "dgamma", "dbeta"), extra=({"mode": "train"},))
 
 
-@check(4, "batchnorm_backward: dx, dgamma, dbeta against numerical gradients", "batchnorm_backward",
+@check(3, "batchnorm_backward: dx, dgamma, dbeta against numerical gradients", "batchnorm_backward",
        ("batchnorm_forward",))
 def batchnorm_backward_gradients(ctx):
     _bn_gradients(ctx, "batchnorm_backward")
@@ -68,7 +68,7 @@ def batchnorm_backward_alt_gradients(ctx):
     _bn_gradients(ctx, "batchnorm_backward_alt")
 
 
-@check(3, "layernorm_forward: per-sample statistics by hand, also for a batch of one", "layernorm_forward")
+@check(2, "layernorm_forward: per-sample statistics by hand, also for a batch of one", "layernorm_forward")
 def layernorm_forward_values(ctx):
     layers = ctx.student("layers")
     x = X_HAND.T.copy()  # row 0 holds 1, 3; row 1 holds 10, 14
@@ -107,7 +107,7 @@ def _check_norm_params(model, normalization):
         "gamma should start at 1 and beta at 0")
 
 
-@check(4, "FullyConnectedNet with batchnorm: gamma/beta parameters, gradients against numerical",
+@check(3, "FullyConnectedNet with batchnorm: gamma/beta parameters, gradients against numerical",
        "FullyConnectedNet", ("batchnorm_forward", "batchnorm_backward", "affine_forward", "affine_backward",
                              "relu_forward", "relu_backward", "softmax_loss"))
 def fc_net_batchnorm_gradients(ctx):
@@ -119,7 +119,7 @@ def fc_net_batchnorm_gradients(ctx):
         check_model_gradients(model.randomize(20 + int(reg > 0)), X, y)
 
 
-@check(3, "FullyConnectedNet with layernorm: gamma/beta parameters, gradients against numerical",
+@check(2, "FullyConnectedNet with layernorm: gamma/beta parameters, gradients against numerical",
        "FullyConnectedNet", ("layernorm_forward", "layernorm_backward", "affine_forward", "affine_backward",
                              "relu_forward", "relu_backward", "softmax_loss"))
 def fc_net_layernorm_gradients(ctx):

@@ -32,7 +32,7 @@ def dropout_forward_train(ctx):
         assert not np.array_equal(out, other), "different seeds should give different masks"
 
 
-@check(2, "dropout_forward, test: the identity", "dropout_forward")
+@check(1, "dropout_forward, test: the identity", "dropout_forward")
 def dropout_forward_test(ctx):
     layers = ctx.student("layers")
     x = rng(1).standard_normal((4, 5))
@@ -40,7 +40,7 @@ def dropout_forward_test(ctx):
     assert_close(out, x, "dropout_forward output in test mode")
 
 
-@check(4, "dropout_backward: train mask (numerical gradient with a fixed seed) and test identity",
+@check(3, "dropout_backward: train mask (numerical gradient with a fixed seed) and test identity",
        "dropout_backward", ("dropout_forward",))
 def dropout_backward_gradients(ctx):
     layers = ctx.student("layers")
@@ -62,7 +62,7 @@ def _fc_net(ctx, dropout, seed=123, reg=0.0):
                  dropout=dropout, seed=seed, reg=reg, weight_scale=0.5, dtype=np.float64)
 
 
-@check(4, "FullyConnectedNet with dropout: gradients against numerical (fixed seed)", "FullyConnectedNet",
+@check(3, "FullyConnectedNet with dropout: gradients against numerical (fixed seed)", "FullyConnectedNet",
        ("dropout_forward", "dropout_backward", "affine_forward", "affine_backward", "relu_forward",
         "relu_backward", "softmax_loss"))
 def fc_net_dropout_gradients(ctx):
@@ -72,8 +72,9 @@ def fc_net_dropout_gradients(ctx):
         check_model_gradients(_fc_net(ctx, keep, reg=reg).randomize(30 + seed), X, y, numeric=True)
 
 
-@check(2, "FullyConnectedNet with dropout: dropout is used in training and off at test time",
-       "FullyConnectedNet", ("dropout_forward", "affine_forward", "relu_forward", "softmax_loss"))
+@check(1, "FullyConnectedNet with dropout: dropout is used in training and off at test time",
+       "FullyConnectedNet", ("dropout_forward", "dropout_backward", "affine_forward", "affine_backward",
+                             "relu_forward", "relu_backward", "softmax_loss"))
 def fc_net_dropout_modes(ctx):
     X, y = rng(5).standard_normal((8, 4)), np.arange(8) % 3
     plain, dropped = _fc_net(ctx, 1), _fc_net(ctx, 0.5)
