@@ -21,6 +21,7 @@ from .regions import STUDENT_BEGIN, STUDENT_END
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("TODO: implement this region")'
+PREPEND = "#prepend\n"  # a ``replace`` body starting with this line is put before the answer
 
 
 def student_files(repo=REPO):
@@ -63,8 +64,9 @@ def _convert_source(lines, start_index, stub, replace, rel):
             k += 1
             if (rel, current) in stub or (rel, current) in replace:
                 body = STUB if (rel, current) in stub else replace[(rel, current)]
+                skip = not body.startswith(PREPEND)  # PREPEND + code: code goes before the answer
+                body = body.removeprefix(PREPEND)
                 out += [f"{indent}{b}\n" if b.strip() else "\n" for b in body.splitlines()]
-                skip = True
             else:
                 skip = False
         elif text == SOLUTION_END:
@@ -83,6 +85,9 @@ def convert(text, rel, stub=(), replace=None):
         nb = json.loads(text)
         k = 0
         for cell in nb["cells"]:
+            if cell.get("cell_type") == "markdown":  # the answer replaces the placeholder, no markers
+                cell["source"] = [l for l in "".join(cell["source"]).splitlines(keepends=True)
+                                  if l.strip() not in ("<!-- BEGIN ANSWER -->", "<!-- END ANSWER -->")]
             if cell.get("cell_type") != "code":
                 continue
             src = "".join(cell["source"]).splitlines(keepends=True)
@@ -128,3 +133,17 @@ def make_class(out_dir, n, seed=0, package_only_mutations=True):
         write_zip(out_dir / f"{sid}.zip", submission_files(stub=[mutated] if mutated else [], files=files))
         plan[sid] = mutated
     return plan
+
+
+def region_of(files, rel, function):
+    """``(rel, index)`` of the first solution region inside ``def function(`` in file ``rel``."""
+    current, k = None, 0
+    for line in files[rel].splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("def ", "async def ")):
+            current = stripped.split("def ", 1)[1].split("(", 1)[0]
+        elif stripped == SOLUTION_BEGIN:
+            if current == function:
+                return rel, k
+            k += 1
+    raise KeyError(f"no solution region in {function} ({rel})")

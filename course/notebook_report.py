@@ -135,6 +135,12 @@ def given_hash(source):
     return hashlib.sha256("\n".join(kept).encode("utf-8")).hexdigest()
 
 
+def markdown_hash(source):
+    """sha256 of a markdown cell's text, whitespace at the ends of lines and cell ignored."""
+    text = "\n".join(line.rstrip() for line in source.strip().splitlines())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _outputs_text(cell):
     parts = []
     for out in cell.get("outputs", []) or []:
@@ -170,16 +176,18 @@ def reference_from_notebooks(notebooks):
     """``{name: notebook dict}`` of the release -> the reference (JSON-ready)."""
     ref = {}
     for name, nb in notebooks.items():
-        given, answers = [], []
+        given, answers, markdown = [], [], []
         for index, cell in enumerate(nb["cells"]):
             src = _source(cell)
             if cell.get("cell_type") == "code" and src.strip():
                 first = next((l for l in src.splitlines() if l.strip()), "")
                 given.append({"index": index, "hash": given_hash(src), "first_line": first[:80]})
-            elif cell.get("cell_type") == "markdown" and ANSWER_PLACEHOLDER in src:
-                prefix, _, suffix = src.partition(ANSWER_PLACEHOLDER)
-                answers.append({"index": index, "prefix": prefix, "suffix": suffix})
-        ref[name] = {"given": given, "answers": answers}
+            elif cell.get("cell_type") == "markdown":
+                markdown.append(markdown_hash(src))
+                if ANSWER_PLACEHOLDER in src:
+                    prefix, _, suffix = src.partition(ANSWER_PLACEHOLDER)
+                    answers.append({"index": index, "prefix": prefix, "suffix": suffix})
+        ref[name] = {"given": given, "answers": answers, "markdown": markdown}
     return {"notebooks": ref}
 
 
