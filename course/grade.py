@@ -1,69 +1,61 @@
-"""Autograder: run the checks of every part of the assignment against a student's tree.
+"""Autograder: grade a student's submission (a zip or a folder) with the public and hidden checks.
 
 Usage::
 
-    python -m course.grade                  # grade the tree in the current folder
-    python -m course.grade path/to/tree     # a filled-in release, or an unpacked submission
-    python -m course.grade a2.zip           # a submission zip (unpacked to a temporary folder)
-    python -m course.grade --part Q2 --part Q3 -v
-    python -m course.grade --list           # the checks and their points, without running them
+    python -m course.grade a2.zip                # a submission zip
+    python -m course.grade path/to/tree          # a filled-in release, or an unpacked submission
+    python -m course.grade a2.zip --release REL  # restore given code from the release folder REL
+    python -m course.grade --part Q2 -v a2.zip
+    python -m course.grade --list                # the checks, their points and visibility
 
-Parts (100 points): Q1 fully-connected networks (30), Q2 batch normalization (25), Q3 dropout
-(15), Q4 convolutional networks (30). The checks (in ``course/grading/``) compare the student's
-layers, models and update rules with values worked out by hand and with numerical gradients;
-they do not use the instructor's tests or solutions, so students can run them too.
+Checks. Public checks (``cs231n/selfcheck/checks/``, visibility "visible") ship with the release
+so students can run them (``python -m cs231n.selfcheck``); hidden checks (``course/grading/``,
+"hidden" or "after_due_date") stay here: other shapes and values, edge cases. Every check has
+points and a visibility as Gradescope defines them.
 
-Isolation. Each part runs in its own Python process (``python -I -B``), started in a temporary
-folder with TREE first on ``sys.path``; the process checks that ``import cs231n`` really loads
-TREE's package (not an installed one) and reports it. Only that process imports the student's
-code. Every check has a time limit (``--timeout``, seconds); a check that hangs is stopped and
-reported as TIMEOUT (with the stack where it was stuck), one that kills its process (os._exit,
-a segfault, running out of the ``--memory-mb`` limit) is reported as CRASH, and the part goes
-on with its remaining checks in a fresh process. The student's output is captured and only its
-beginning and end are kept. This protects the grader from mistakes, it is not a sandbox against
-malicious code.
+Only the student's code counts. The submission's ``cs231n`` files are rebuilt from the pristine
+release (built from this source on the fly, or ``--release``): every given file and every line
+outside the START/END OF YOUR CODE lines comes from the release, the student's region bodies are
+pasted in (``course.regions``). Edits outside the regions, missing files, damaged markers and
+extra files are reported as problems, not graded.
 
-Statuses: pass; FAIL (a wrong value: the message says which and by how much); ERROR (the code
-raised, e.g. NotImplementedError for a part not done yet); TIMEOUT; CRASH. Only pass earns the
-check's points.
+Verdicts are decided here. The student's code runs in a child process (sandboxed where the
+machine allows it: see ``course/sandbox.py``) that only evaluates the student's functions on
+inputs this process chooses and sends back their outputs over a bounded, validated channel;
+this process computes the expected values (hand-worked values, the instructor's own package,
+numerical gradients from values the child returns) and the verdicts. Statuses: pass; FAIL
+(wrong value); ERROR (the code raised, e.g. NotImplementedError); TIMEOUT; CRASH (the process
+died or broke the protocol). Only pass earns the check's points.
 
-Exit status: 0 every check passed, 1 some check did not, 2 bad usage (no such tree, no
-``cs231n`` package in it).
+Exit status: 0 every check passed, 1 some check did not, 2 bad usage (no such path, no
+``cs231n`` package, unreadable zip).
 """
 
 import argparse
-import importlib.util
+import hashlib
+import importlib
 import json
-import os
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zipfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 
-GRADING_DIR = Path(__file__).resolve().parent / "grading"
+from cs231n.selfcheck import CHECKS_DIR as PUBLIC_DIR
+from cs231n.selfcheck import engine, remote
+
+from . import sandbox
+from .submission_files import SubmissionError, find_package_root, restore_package, unpack_zip
+
+REPO = Path(__file__).resolve().parents[1]
+HIDDEN_DIR = Path(__file__).resolve().parent / "grading"
+GRADING_DIR = HIDDEN_DIR  # the instructor's checks folder (old name)
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MEMORY_MB = 4096
-OUTPUT_HEAD, OUTPUT_TAIL = 2000, 4000  # characters of student output kept per process
-POLL = 0.01
-
-
-@dataclass
-class CheckResult:
-    name: str
-    title: str
-    points: int
-    status: str = "not run"  # pass, fail, error, timeout, crash
-    message: str = ""
-    seconds: float = 0.0
-
-    @property
-    def earned(self):
-        return self.points if self.status == "pass" else 0
+CheckResult = engine.CheckResult
 
 
 @dataclass
@@ -71,7 +63,7 @@ class PartResult:
     key: str
     title: str
     checks: list = field(default_factory=list)
-    cs231n: str = ""  # where the student's package was imported from
+    cs231n: str = ""  # where the student's package was imported from (in the child)
 
     @property
     def points(self):
@@ -82,215 +74,221 @@ class PartResult:
         return sum(c.earned for c in self.checks)
 
 
+@dataclass
+class SubmissionResult:
+    path: str
+    checks: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
+    isolation: str = ""
+    cs231n: str = ""
+    seconds: float = 0.0
+
+    @property
+    def earned(self):
+        return sum(c.earned for c in self.checks)
+
+    @property
+    def possible(self):
+        return sum(c.points for c in self.checks)
+
+    def to_dict(self):
+        return {"path": self.path, "earned": self.earned, "possible": self.possible, "problems": list(self.problems),
+                "isolation": self.isolation, "cs231n": self.cs231n, "seconds": self.seconds,
+                "checks": [c.to_dict() for c in self.checks]}
+
+
 # ---------------------------------------------------------------------------------------------
-# The checks (loaded without importing any student code)
+# Checks
 # ---------------------------------------------------------------------------------------------
 
-_loaded = {}
+def load_checks(dirs=None, parts=None, visibility=None):
+    """``[(part, part title, Check)]`` from the public and hidden folders, grouped by part."""
+    dirs = [PUBLIC_DIR, HIDDEN_DIR] if dirs is None else dirs
+    found = [item for d in dirs for item in engine.load_checks(d)]
+    order = list(dict.fromkeys(k for k, _, _ in found))
+    found.sort(key=lambda item: order.index(item[0]))  # stable: public before hidden within a part
+    if parts:
+        found = [item for item in found if item[0] in parts]
+    if visibility:
+        found = [item for item in found if item[2].visibility in visibility]
+    return found
 
 
-def load_grading(grading_dir=GRADING_DIR):
-    """Load the grading folder as a private package; return ``(PARTS, {module: CHECKS})``."""
-    grading_dir = Path(grading_dir).resolve()
-    if grading_dir not in _loaded:
-        name = f"_cs231n_grading_{len(_loaded)}"
-        spec = importlib.util.spec_from_file_location(
-            name, grading_dir / "__init__.py", submodule_search_locations=[str(grading_dir)])
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[name] = package
-        spec.loader.exec_module(package)
-        checks = {module: importlib.import_module(f"{name}.{module}").CHECKS for _, _, module in package.PARTS}
-        _loaded[grading_dir] = (package.PARTS, checks)
-    return _loaded[grading_dir]
+def load_grading(grading_dir=None):
+    """``(PARTS, {part: checks})`` as the old API had it: PARTS = ((key, title, key), ...)."""
+    found = load_checks(None if grading_dir is None else [grading_dir])
+    parts = tuple(dict.fromkeys((k, t, k) for k, t, _ in found))
+    return parts, {k: [c for kk, _, c in found if kk == k] for k, _, _ in parts}
+
+
+def reference(module):
+    """The instructor's module (this source tree's ``cs231n``), trusted, in this process."""
+    return importlib.import_module(f"cs231n.{module}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Running one part in a child process
+# Grading
 # ---------------------------------------------------------------------------------------------
 
-class _Output:
-    """Drain a pipe in a thread, keeping the first and last characters of what was written."""
-
-    def __init__(self, pipe):
-        self.head, self.tail, self.total = "", "", 0
-        self._thread = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def _drain(self, pipe):
-        while True:
-            chunk = pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536)
-            if not chunk:
-                break
-            text = chunk.decode("utf-8", errors="replace")
-            self.total += len(text)
-            if len(self.head) < OUTPUT_HEAD:
-                take = OUTPUT_HEAD - len(self.head)
-                self.head += text[:take]
-                text = text[take:]
-            self.tail = (self.tail + text)[-OUTPUT_TAIL:]
-
-    def text(self, wait=2.0):
-        self._thread.join(wait)
-        if self.total <= OUTPUT_HEAD + OUTPUT_TAIL:
-            return self.head + self.tail
-        cut = self.total - len(self.head) - len(self.tail)
-        return f"{self.head}\n[... {cut} characters of output left out ...]\n{self.tail}"
+def _runner_copy(scratch):
+    runner = scratch / "runner"
+    runner.mkdir()
+    for name in ("_child.py", "_protocol.py"):
+        shutil.copyfile(remote.CHILD.with_name(name), runner / name)
+    return runner
 
 
-def _signal_name(returncode):
-    if returncode is not None and returncode < 0:
-        try:
-            return f"killed by signal {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit status {returncode}"
+def _group(checks, results, location):
+    parts = {}
+    for (key, title, _), r in zip(checks, results):
+        parts.setdefault(key, PartResult(key, title, [], location)).checks.append(r)
+    return list(parts.values())
 
 
-def _kill_group(proc):
-    """Kill the child and anything it started (its own process group, see start_new_session)."""
-    if hasattr(os, "killpg"):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    else:  # Windows: no process groups to kill, only the child itself
-        proc.kill()
-    proc.wait()
+def run_tree(tree, scratch, checks, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB, isolation="auto",
+             total_timeout=None, use_reference=True):
+    """Run ``checks`` against the package at ``tree/cs231n`` (already restored); (results, sandbox, location)."""
+    scratch = Path(scratch)
+    runner = _runner_copy(scratch)
+    sandbox.make_readable(runner)
+    box = sandbox.Sandbox(scratch, readonly=[tree, runner], memory_mb=memory_mb,
+                          cpu_seconds=max(60, int(timeout * 4)), level="none" if isolation == "none" else None)
+    locations = []
+
+    def start():
+        session = remote.Session(tree, launcher=box, workdir=scratch / "work", child=runner / "_child.py")
+        session.start(timeout=max(timeout, 20.0))
+        locations.append(session.location)
+        return session
+
+    results = engine.run_checks(checks, start, timeout, reference if use_reference else None, total_timeout)
+    return results, box, (locations[0] if locations else "")
 
 
-def _child_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-    return env
+class _Interrupted(BaseException):
+    pass
 
 
-def _tail(text, limit=1500):
-    text = text.strip()
-    return text if len(text) <= limit else "..." + text[-limit:]
+def _on_term(signum, frame):
+    raise _Interrupted(f"signal {signum}")
 
 
-def run_part(tree, key, title, module, checks, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB,
-             grading_dir=GRADING_DIR):
-    """Run ``checks`` (a part's CHECKS) against ``tree``; return a PartResult.
+def _with_signals(func):
+    """Run ``func`` with SIGTERM turned into an exception (main thread only), so that the
+    ``finally`` blocks kill the student's processes and remove the scratch folders."""
+    if threading.current_thread() is not threading.main_thread():
+        return func()
+    old = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        return func()
+    except _Interrupted:
+        raise KeyboardInterrupt("terminated") from None
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
-    One child process runs the checks in order; if it hangs or dies, the check it was running is
-    charged with it and a fresh process goes on with the rest.
+
+def grade_tree(tree, parts=None, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB, grading_dir=None,
+               isolation="auto", checks_dirs=None, use_reference=True):
+    """Grade the package at ``tree/cs231n`` as it is (no restoring from the release); list of PartResults.
+
+    ``grading_dir``: one checks folder instead of the public and hidden ones.
     """
+    checks = load_checks(checks_dirs or ([grading_dir] if grading_dir else None), parts)
     tree = Path(tree).resolve()
-    results = {c.name: CheckResult(c.name, c.title, c.points) for c in checks}
-    part = PartResult(key, title, list(results.values()))
-    remaining = [c.name for c in checks]
-    runner = Path(grading_dir).resolve() / "_runner.py"
-    with tempfile.TemporaryDirectory(prefix="cs231n-grade-") as tmp:
-        workdir = Path(tmp) / "work"
-        workdir.mkdir()
-        attempt = 0
-        while remaining:
-            attempt += 1
-            events_path = Path(tmp) / f"events{attempt}.jsonl"
-            events_path.touch()
-            cmd = [sys.executable, "-I", "-B", str(runner), str(tree), module, str(events_path),
-                   str(timeout), str(memory_mb), *remaining]
-            proc = subprocess.Popen(cmd, cwd=workdir, env=_child_env(), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-            output = _Output(proc.stdout)
-            ready, current, since = None, None, time.monotonic()
-            offset, pending, stop = 0, b"", None
-            with open(events_path, "rb") as events:
-                while stop is None:
-                    exited = proc.poll() is not None
-                    pending += events.read()
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        event = json.loads(line)
-                        if event["event"] == "ready":
-                            ready = event
-                            part.cs231n = event.get("cs231n", part.cs231n)
-                            since = time.monotonic()
-                        elif event["event"] == "start":
-                            current, since = event["check"], time.monotonic()
-                        elif event["event"] == "end":
-                            r = results[event["check"]]
-                            r.status, r.message, r.seconds = event["status"], event["message"], event["seconds"]
-                            remaining.remove(event["check"])
-                            current, since = None, time.monotonic()
-                    if ready is not None and "error" in ready:
-                        stop = "import"
-                    elif exited:
-                        stop = "exited"
-                    elif time.monotonic() - since > timeout:
-                        stop = "timeout"
-                    else:
-                        time.sleep(POLL)
-            _kill_group(proc)
-            seconds = round(time.monotonic() - since, 3)
-            if stop == "import":
-                for name in remaining:
-                    results[name].status = "error"
-                    results[name].message = f"cannot import the package: {ready['error']}"
-                break
-            if stop == "timeout":
-                if ready is None:
-                    for name in remaining:
-                        results[name].status = "timeout"
-                        results[name].message = f"importing cs231n took more than {timeout:g} s"
-                    break
-                if current is None:  # between checks: charge the next one
-                    current = remaining[0]
-                r = results[current]
-                r.status, r.seconds = "timeout", seconds
-                r.message = f"no result within {timeout:g} s, stopped.\n{_tail(output.text())}"
-                remaining.remove(current)
-                continue
-            # the process ended on its own
-            if current is None and remaining:
-                current = remaining[0] if ready is not None else None
-            if current is None:
-                for name in remaining:
-                    results[name].status = "crash"
-                    results[name].message = (f"the grading process ended ({_signal_name(proc.returncode)}) "
-                                             f"before this check.\n{_tail(output.text())}")
-                break
-            r = results[current]
-            r.status, r.seconds = "crash", seconds
-            r.message = (f"the process died while running this check ({_signal_name(proc.returncode)}).\n"
-                         f"{_tail(output.text())}")
-            remaining.remove(current)
-    return part
+
+    def work():
+        scratch = Path(tempfile.mkdtemp(prefix="cs231n-grade-"))
+        try:
+            sub = scratch / "sub"
+            shutil.copytree(tree / "cs231n", sub / "cs231n", symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            sandbox.make_readable(sub)
+            results, _, location = run_tree(sub, scratch, checks, timeout, memory_mb, isolation,
+                                            use_reference=use_reference)
+            return _group(checks, results, location)
+        finally:
+            sandbox.remove_tree(scratch)
+    return _with_signals(work)
 
 
-# ---------------------------------------------------------------------------------------------
-# Trees and zips
-# ---------------------------------------------------------------------------------------------
-
-def find_package_root(folder):
-    """The folder holding ``cs231n/`` at or one level below ``folder`` (zips may add a top folder)."""
-    folder = Path(folder)
-    if (folder / "cs231n" / "__init__.py").is_file():
-        return folder
-    below = [d for d in sorted(folder.iterdir()) if d.is_dir() and (d / "cs231n" / "__init__.py").is_file()]
-    return below[0] if len(below) == 1 else None
+_releases = {}
 
 
-def unpack_zip(path, dest):
-    """Extract a submission zip into ``dest``, refusing absolute paths and '..'."""
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            parts = PurePosixPath(info.filename).parts
-            if info.filename.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-                raise ValueError(f"unsafe path in {path}: {info.filename!r}")
-        zf.extractall(dest)
+def load_release(release=None):
+    """The pristine release's files ``{relative path: bytes}``: built from this source
+    (``course.release.build_release``) or read from a release folder (checked against its manifest)."""
+    key = str(Path(release).resolve()) if release else ""
+    if key in _releases:
+        return _releases[key]
+    if release is None:
+        from .release import build_release
+        built = build_release(REPO, include_untracked=True)
+        files = {rel: data for rel, (data, _) in built["files"].items()}
+    else:
+        root = Path(release)
+        manifest = root / ".release-manifest"
+        if not manifest.is_file():
+            raise SubmissionError(f"{root} is not a release folder (no .release-manifest)")
+        files = {}
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            digest, rel = line.split("  ", 1)
+            data = (root / rel).read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise SubmissionError(f"{root / rel} differs from the release manifest")
+            files[rel] = data
+    _releases[key] = files
+    return files
 
 
-def grade_tree(tree, parts=None, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMORY_MB, grading_dir=GRADING_DIR):
-    """Grade ``tree`` (a folder with a ``cs231n`` package); return the list of PartResults.
+def grade_path(path, release=None, parts=None, visibility=None, timeout=DEFAULT_TIMEOUT,
+               memory_mb=DEFAULT_MEMORY_MB, isolation="auto", total_timeout=None, checks_dirs=None):
+    """Grade one submission (a ``.zip`` or a folder) and return a ``SubmissionResult``.
 
-    ``parts``: keys to run (e.g. ``["Q1"]``), default all.
+    The student's ``cs231n`` regions are pasted into the pristine release (``release``: a release
+    folder, default built from this source); problems with the submission (unreadable zip, edits
+    outside the regions, damaged markers, isolation not available) go to ``.problems`` and never
+    raise. ``visibility``: the visibilities to run (default all).
     """
-    all_parts, checks = load_grading(grading_dir)
-    selected = [p for p in all_parts if parts is None or p[0] in parts]
-    return [run_part(tree, key, title, module, checks[module], timeout, memory_mb, grading_dir)
-            for key, title, module in selected]
+    path = Path(path)
+    checks = load_checks(checks_dirs, parts, visibility)
+    result = SubmissionResult(str(path))
+    began = time.monotonic()
+
+    def fail_all(message):
+        result.checks = [CheckResult(c.name, c.title, c.points, k, c.visibility, "error", message)
+                         for k, _, c in checks]
+
+    def work():
+        scratch = Path(tempfile.mkdtemp(prefix="cs231n-grade-"))
+        try:
+            if path.is_file() and path.suffix.lower() == ".zip":
+                unpack_zip(path, scratch / "in", result.problems)
+                root = find_package_root(scratch / "in")
+            elif path.is_dir():
+                root = find_package_root(path)
+            else:
+                raise SubmissionError(f"{path} is neither a folder nor a .zip file")
+            if root is None:
+                raise SubmissionError("no cs231n package (cs231n/__init__.py) in the submission")
+            pristine = load_release(release)
+            sub = scratch / "sub"
+            result.problems += restore_package(root, pristine, sub)
+            sandbox.make_readable(sub)
+            results, box, location = run_tree(sub, scratch, checks, timeout, memory_mb, isolation, total_timeout)
+            result.checks, result.cs231n = results, location
+            result.isolation = box.level
+            result.problems += box.problems
+        except SubmissionError as exc:
+            result.problems.append(str(exc))
+            fail_all(f"not graded: {exc}")
+        finally:
+            sandbox.remove_tree(scratch)
+
+    _with_signals(work)
+    result.parts = _group(checks, result.checks, result.cs231n)
+    result.seconds = round(time.monotonic() - began, 3)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,18 +297,20 @@ def grade_tree(tree, parts=None, timeout=DEFAULT_TIMEOUT, memory_mb=DEFAULT_MEMO
 
 LABELS = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "crash": "CRASH",
           "not run": "NOT RUN"}
+VIS = {"visible": "", "after_due_date": " (after due date)", "hidden": " (hidden)"}
 WIDTH = 100
 
 
-def format_report(tree, results, verbose=False):
+def format_report(tree, results, verbose=False, problems=()):
     lines = [f"Grading {tree}"]
     sources = sorted({p.cs231n for p in results if p.cs231n})
     lines += [f"  cs231n imported from {s}" for s in sources]
+    lines += [f"  problem: {p}" for p in problems]
     for part in results:
         score = f"{part.earned}/{part.points}"
         lines += ["", f"{part.key}  {part.title}".ljust(WIDTH - len(score)) + score]
         for c in part.checks:
-            lines.append(f"    {LABELS[c.status]:<8}{c.earned:>3}/{c.points:<3} {c.title}")
+            lines.append(f"    {LABELS[c.status]:<8}{c.earned:>3}/{c.points:<3} {c.title}{VIS.get(c.visibility, '')}")
             if c.status != "pass" and c.message:
                 msg = c.message.splitlines()
                 if not verbose and len(msg) > 8:
@@ -322,29 +322,35 @@ def format_report(tree, results, verbose=False):
     return "\n".join(lines)
 
 
-def to_json(tree, results):
+def to_json(tree, results, problems=()):
     return {
         "tree": str(tree),
         "earned": sum(p.earned for p in results),
         "points": sum(p.points for p in results),
+        "problems": list(problems),
         "parts": [{"key": p.key, "title": p.title, "cs231n": p.cs231n, "earned": p.earned, "points": p.points,
-                   "checks": [{**asdict(c), "earned": c.earned} for c in p.checks]} for p in results],
+                   "checks": [c.to_dict() for c in p.checks]} for p in results],
     }
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m course.grade",
-        description="Grade a student's tree: run the checks of Q1-Q4 in separate processes with a "
-                    "time limit and print a per-part table of points.",
+        description="Grade a student's submission with the public and hidden checks: the student's code "
+                    "runs in a sandboxed child process, the verdicts are decided here.",
         epilog="Exit status: 0 every check passed, 1 some check did not, 2 bad usage.")
     parser.add_argument("tree", nargs="?", default=".",
-                        help="folder holding the cs231n package, or a submission .zip (default: .)")
+                        help="a submission .zip or a folder holding the cs231n package (default: .)")
+    parser.add_argument("--release", metavar="DIR", help="the pristine release folder (default: built from this source)")
+    parser.add_argument("--as-is", action="store_true",
+                        help="grade the tree as it is, without restoring given code from the release")
     parser.add_argument("--part", action="append", metavar="Q", help="grade only this part (repeatable)")
+    parser.add_argument("--public-only", action="store_true", help="run only the public (visible) checks")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds allowed per check (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
-                        help=f"address-space limit of the grading processes, 0 for none (default {DEFAULT_MEMORY_MB})")
+                        help=f"address-space limit of the student's process (default {DEFAULT_MEMORY_MB})")
+    parser.add_argument("--no-sandbox", action="store_true", help="run the student's code without namespaces")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--list", action="store_true", help="list the checks and their points, run nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="show messages in full")
@@ -352,10 +358,9 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    all_parts, checks = load_grading()
-    keys = [p[0] for p in all_parts]
+    args = build_parser().parse_args(argv)
+    all_checks = load_checks()
+    keys = list(dict.fromkeys(k for k, _, _ in all_checks))
     if args.part:
         unknown = [p for p in args.part if p.upper() not in keys]
         if unknown:
@@ -363,36 +368,43 @@ def main(argv=None):
             return 2
         args.part = [p.upper() for p in args.part]
     if args.list:
-        for key, title, module in all_parts:
+        for key in keys:
             if args.part is None or key in args.part:
-                print(f"{key}  {title} ({sum(c.points for c in checks[module])} points)")
-                for c in checks[module]:
-                    print(f"    {c.points:>2}  {c.title}")
+                mine = [c for k, _, c in all_checks if k == key]
+                title = next(t for k, t, _ in all_checks if k == key)
+                print(f"{key}  {title} ({sum(c.points for c in mine)} points)")
+                for c in mine:
+                    print(f"    {c.points:>2}  {c.title}{VIS[c.visibility]}")
         return 0
-    if args.timeout <= 0:
-        print(f"error: --timeout must be positive, got {args.timeout}", file=sys.stderr)
+    if not args.timeout > 0 or args.timeout == float("inf"):
+        print(f"error: --timeout must be a positive number, got {args.timeout}", file=sys.stderr)
         return 2
     path = Path(args.tree)
-    with tempfile.TemporaryDirectory(prefix="cs231n-submission-") as tmp:
-        if path.is_file() and path.suffix.lower() == ".zip":
-            try:
-                unpack_zip(path, tmp)
-            except (zipfile.BadZipFile, ValueError, OSError) as exc:
-                print(f"error: cannot unpack {path}: {exc}", file=sys.stderr)
-                return 2
-            root = find_package_root(tmp)
-        elif path.is_dir():
-            root = find_package_root(path)
-        else:
-            print(f"error: {path} is neither a folder nor a .zip", file=sys.stderr)
+    if not (path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")):
+        print(f"error: {path} is neither a folder nor a .zip", file=sys.stderr)
+        return 2
+    if path.is_dir() and find_package_root(path) is None:
+        print(f"error: no cs231n package (cs231n/__init__.py) in {path}", file=sys.stderr)
+        return 2
+    isolation = "none" if args.no_sandbox else "auto"
+    visibility = ("visible",) if args.public_only else None
+    if args.as_is:
+        results = grade_tree(find_package_root(path), args.part, args.timeout, args.memory_mb, isolation=isolation)
+        problems = []
+    else:
+        try:
+            sub = grade_path(path, args.release, args.part, visibility, args.timeout, args.memory_mb, isolation)
+        except SubmissionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-        if root is None:
-            print(f"error: no cs231n package (cs231n/__init__.py) in {path}", file=sys.stderr)
+        results, problems = sub.parts, sub.problems
+        if not sub.cs231n and any(p.startswith(("cannot unpack", "unsafe", "not a zip")) for p in problems):
+            print(f"error: cannot unpack {path}: {'; '.join(problems)}", file=sys.stderr)
             return 2
-        results = grade_tree(root, args.part, args.timeout, args.memory_mb)
-    print(format_report(path.resolve(), results, args.verbose))
+    print(format_report(path.resolve(), results, args.verbose, problems))
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(path.resolve(), results), indent=1) + "\n", encoding="utf-8")
+        Path(args.json).write_text(json.dumps(to_json(path.resolve(), results, problems), indent=1) + "\n",
+                                   encoding="utf-8")
     return 0 if all(c.status == "pass" for p in results for c in p.checks) else 1
 
 
