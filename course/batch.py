@@ -64,16 +64,18 @@ FIXED_COLUMNS = ["student", "status", "total", "possible", "percent", "autograde
 # Grading one submission (in the worker process)
 # ---------------------------------------------------------------------------------------------
 
-def grade_root(root, check_timeout, memory_mb):
+def grade_root(root, check_timeout, memory_mb, release=None, total_timeout=None):
     """Grade the tree at ``root`` with the grader; return a plain dict (checks, problems).
 
-    Uses ``course.grade.grade_path`` (the grader's public API); falls back on ``grade_tree`` for
-    a grader that does not have it yet.
+    Uses ``course.grade.grade_path`` (the grader's public API; ``release``: the pristine release
+    folder, ``total_timeout``: seconds for the whole submission); falls back on ``grade_tree``
+    for a grader that does not have it.
     """
     from . import grade
     if hasattr(grade, "grade_path"):
         params = inspect.signature(grade.grade_path).parameters
-        limits = {"timeout": check_timeout, "memory_mb": memory_mb}
+        limits = {"timeout": check_timeout, "memory_mb": memory_mb, "release": release,
+                  "total_timeout": total_timeout}
         accepts_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
         result = grade.grade_path(root, **{k: v for k, v in limits.items() if accepts_any or k in params})
         checks = [{"id": f"{getattr(c, 'part', '') or ''}.{c.name}".lstrip("."), "name": c.name,
@@ -99,7 +101,8 @@ def grade_one(submission, scratch, options):
         if sub.root is None:
             row["problems"].append("no cs231n package (cs231n/__init__.py) in the submission")
         else:
-            graded = grade_root(sub.root, options["check_timeout"], options["memory_mb"])
+            graded = grade_root(sub.root, options["check_timeout"], options["memory_mb"], options.get("release"),
+                                options.get("total_timeout"))
             row["checks"], row["problems"] = graded["checks"], row["problems"] + graded["problems"]
         reference = options.get("reference")
         if reference:
@@ -459,13 +462,16 @@ def main(argv=None):
         return 2
     try:
         config = notebook_report.load_config(args.notebook_config)
-        reference = None if args.no_notebooks else notebook_report.build_reference(args.release)
         entries = discover(args.submissions, args.id_regex)
+        if args.release and not (Path(args.release) / ".release-manifest").is_file():
+            raise ValueError(f"{args.release} is not a release folder (no .release-manifest)")
     except (ValueError, OSError, re.error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    options = {"check_timeout": args.check_timeout, "memory_mb": args.memory_mb, "reference": reference,
-               "notebook_config": config, "limits": {"max_zip_mb": args.max_zip_mb}}
+    options = {"check_timeout": args.check_timeout, "memory_mb": args.memory_mb,
+               "total_timeout": 0.8 * args.submission_timeout, "notebook_config": config,
+               "notebooks": not args.no_notebooks, "release": args.release,
+               "limits": {"max_zip_mb": args.max_zip_mb}}
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     rows = run_batch(entries, args.out, options, args.jobs, args.submission_timeout, args.scratch, log)
     if rows is None:
@@ -476,10 +482,28 @@ def main(argv=None):
     return 0
 
 
+def prepare(options, scratch_root):
+    """Options for the workers: the pristine release written once into ``scratch_root/release``
+    (unless ``options["release"]`` names one) and the notebook reference read from it."""
+    options = dict(options)
+    if not options.get("release"):
+        from .release import build_release, write_tree
+        write_tree(build_release(REPO)["files"], scratch_root / "release")
+        options["release"] = str(scratch_root / "release")
+    if options.pop("notebooks", True) and not options.get("reference"):
+        options["reference"] = notebook_report.build_reference(options["release"])
+    return options
+
+
 def run_batch(entries, out, options, jobs, submission_timeout, scratch=None, log=print):
     """Grade ``entries`` (from ``discover``) into ``out``; the rows, or None if interrupted."""
     started = time.monotonic()
     scratch_root = Path(tempfile.mkdtemp(prefix="cs231n-batch-", dir=scratch))
+    try:
+        options = prepare(options, scratch_root)
+    except BaseException:
+        shutil.rmtree(scratch_root, ignore_errors=True)
+        raise
     batch = Batch(out, scratch_root, options, jobs, submission_timeout, log)
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 

@@ -10,13 +10,15 @@ The zip holds, at its top (Gradescope's specification: it unpacks the zip into
 ``/autograder/source`` and runs ``setup.sh`` once as root when it builds the image):
 
 - ``setup.sh``: installs Python >= 3.11 with venv (apt), creates ``/autograder/venv`` with the
-  pinned ``requirements.txt`` (the versions installed where the zip was built), and an
-  unprivileged user ``cs231n-student`` for the grader's sandbox.
+  pinned ``requirements.txt`` (the versions installed where the zip was built), and the tools
+  of the grader's sandbox (``unshare``, ``mount``: it runs as root on Gradescope, so the student's
+  code runs in fresh namespaces under a throw-away uid, see ``course/sandbox.py``).
 - ``run_autograder``: runs ``python -m course.gradescope run`` from ``/autograder/source``.
-- ``course/``: the grader and its checks, hidden ones included (no tests, no textbook solutions);
-  ``release/``: the pristine student release (what the grader restores given files from);
-  ``gradescope_config.json``: limits and the notebook items' config; ``notebook_reference.json``:
-  the release notebooks' given-cell hashes.
+- ``course/``: the grader and its hidden checks (no tests, no textbook solutions); ``cs231n/``:
+  the instructor's package (the grader's reference values and the public checks; the sandboxed
+  student code never sees it); ``release/``: the pristine student release (the given code the
+  grader restores, the notebooks' given cells); ``gradescope_config.json``: the limits and the
+  notebook items' config.
 
 ``run`` grades ``ROOT/submission`` (a folder, Gradescope unpacks an uploaded zip into it; a single
 zip inside is unpacked too) exactly as ``course.batch`` grades one student, then writes
@@ -49,9 +51,8 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 COURSE_EXCLUDE = ("tests", "textbook", "fakeclass.py", "__pycache__")
 # The runtime dependencies of the grader and of the student's package, pinned at build time.
 REQUIREMENTS = ("numpy", "matplotlib", "imageio", "pillow", "tqdm", "threadpoolctl")
-STUDENT_USER = "cs231n-student"
 
-SETUP_SH = f"""#!/usr/bin/env bash
+SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -65,9 +66,8 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 "$PY" -m venv /autograder/venv
 /autograder/venv/bin/pip install --no-cache-dir -q -r /autograder/source/requirements.txt
-# the unprivileged account the grader runs student code as (when it runs as root)
-id -u {STUDENT_USER} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {STUDENT_USER}
-chmod -R go-rwx /autograder/source
+# the grader's sandbox (course/sandbox.py) needs unshare and mount, from util-linux and mount
+apt-get install -y -q util-linux mount
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -94,18 +94,23 @@ def pinned_requirements():
     return "\n".join(lines) + "\n"
 
 
-def autograder_files(config, reference, release_files):
+def _package_files(folder, exclude=()):
+    for path in sorted(Path(folder).rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not path.is_symlink() and not any(p in exclude for p in rel.parts) \
+                and path.suffix not in (".pyc", ".pyo"):
+            yield rel.as_posix(), path.read_bytes()
+
+
+def autograder_files(config, release_files):
     """``{path in the zip: (bytes, mode)}``."""
     files = {"setup.sh": (SETUP_SH.encode(), 0o755), "run_autograder": (RUN_AUTOGRADER.encode(), 0o755),
              "requirements.txt": (pinned_requirements().encode(), 0o644),
-             "gradescope_config.json": (json.dumps(config, indent=1).encode() + b"\n", 0o644),
-             "notebook_reference.json": (json.dumps(reference).encode() + b"\n", 0o644)}
-    course = REPO / "course"
-    for path in sorted(course.rglob("*")):
-        rel = path.relative_to(course)
-        if path.is_file() and not path.is_symlink() and not any(p in COURSE_EXCLUDE for p in rel.parts) \
-                and path.suffix not in (".pyc", ".pyo"):
-            files[f"course/{rel.as_posix()}"] = (path.read_bytes(), 0o644)
+             "gradescope_config.json": (json.dumps(config, indent=1).encode() + b"\n", 0o644)}
+    for rel, data in _package_files(REPO / "course", COURSE_EXCLUDE):
+        files[f"course/{rel}"] = (data, 0o644)
+    for rel, data in _package_files(REPO / "cs231n", ("__pycache__",)):
+        files[f"cs231n/{rel}"] = (data, 0o644)
     for rel, (data, mode) in release_files.items():
         files[f"release/{rel}"] = (data, mode)
     return files
@@ -124,16 +129,12 @@ def zip_bytes(files):
 
 
 def build(out, config, overwrite=False):
-    from . import notebook_report
     from .release import build_release
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     release_files = build_release(REPO)["files"]
-    notebooks = {Path(rel).name: json.loads(data.decode("utf-8")) for rel, (data, _) in release_files.items()
-                 if rel.startswith("notebooks/") and Path(rel).name in notebook_report.NOTEBOOKS}
-    reference = notebook_report.reference_from_notebooks(notebooks)
-    data = zip_bytes(autograder_files(config, reference, release_files))
+    data = zip_bytes(autograder_files(config, release_files))
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(data)
     tmp.replace(out)
@@ -176,7 +177,7 @@ def results_json(row, seconds):
 
 def run(root):
     """Grade ``root/submission`` into ``root/results/results.json``; always writes a result."""
-    from .batch import Batch, summarize
+    from .batch import Batch, prepare, summarize
     root = Path(root)
     started = time.monotonic()
     results = root / "results"
@@ -184,14 +185,12 @@ def run(root):
     source = Path(__file__).resolve().parents[1]
     try:
         config = json.loads((source / "gradescope_config.json").read_text(encoding="utf-8"))
-        ref_path = source / "notebook_reference.json"
-        reference = json.loads(ref_path.read_text(encoding="utf-8")) if ref_path.is_file() else None
         options = {"check_timeout": config["check_timeout"], "memory_mb": config["memory_mb"],
-                   "reference": reference, "notebook_config": config.get("notebook_config"),
-                   "limits": config.get("limits", {})}
+                   "total_timeout": 0.8 * config["submission_timeout"], "release": str(source / "release"),
+                   "notebook_config": config.get("notebook_config"), "limits": config.get("limits", {})}
         scratch = Path(tempfile.mkdtemp(prefix="cs231n-gradescope-"))
         try:
-            batch = Batch(results, scratch, options, 1, config["submission_timeout"], log=print)
+            batch = Batch(results, scratch, prepare(options, scratch), 1, config["submission_timeout"], log=print)
             row = batch.run_one("submission", root / "submission", None, 1)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

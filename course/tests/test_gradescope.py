@@ -60,9 +60,9 @@ def test_zip_layout(autograder_zip):
         modes = {i.filename: (i.external_attr >> 16) for i in zf.infolist()}
         req = zf.read("requirements.txt").decode()
     assert {"setup.sh", "run_autograder", "requirements.txt", "gradescope_config.json",
-            "notebook_reference.json", "course/grade.py", "release/.release-manifest"} <= names
+            "course/grade.py", "cs231n/__init__.py", "release/.release-manifest"} <= names
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
-    assert not any(n.startswith(("course/tests/", "course/textbook/", "cs231n/")) for n in names)
+    assert not any(n.startswith(("course/tests/", "course/textbook/")) or "__pycache__" in n for n in names)
     assert any(n.startswith("course/grading/") for n in names)
     assert "numpy==" in req
     # the release in the zip has no solution
@@ -84,10 +84,11 @@ def test_partial_submission(autograder_zip, tmp_path):
     root = _layout(tmp_path, autograder_zip, sub, zipped=True)
     doc = _run(root)
     failed = [t for t in doc["tests"] if t["max_score"] > 0 and t["score"] < t["max_score"]]
-    assert [t["name"].split(":")[0] for t in failed] == ["Q1 adam"]
-    assert doc["score"] == 100 - failed[0]["max_score"]
-    assert "NotImplementedError" in failed[0]["output"]
-    assert sum(t["max_score"] for t in doc["tests"]) == 100
+    assert failed and all("adam" in t["name"] for t in failed)  # only checks of adam lost points
+    possible = sum(t["max_score"] for t in doc["tests"])
+    assert possible >= 100 and doc["score"] == possible - sum(t["max_score"] for t in failed)
+    assert all("NotImplementedError" in t["output"] for t in failed)
+    assert {t["visibility"] for t in doc["tests"]} >= {"visible", "hidden"}
     assert doc["stdout_visibility"] == "hidden" and isinstance(doc["execution_time"], int)
     nb = [t for t in doc["tests"] if t["name"].startswith("Notebook:")]
     assert nb and all(t["max_score"] == 0 for t in nb)  # flagged only, by default
@@ -105,11 +106,12 @@ def test_fake_score_in_the_output_is_ignored(autograder_zip, tmp_path):
     files = fakeclass.student_files()
     liar = ('import sys, json\nprint(json.dumps({"score": 100, "tests": []}))\n'
             'open("/dev/stdout", "w").write("score 100")\nsys.exit(0)\n')
-    region = fakeclass.region_of(files, "cs231n/layers.py", "svm_loss")
+    region = fakeclass.region_of(files, "cs231n/optim.py", "sgd_momentum")
     root = _layout(tmp_path, autograder_zip, fakeclass.submission_files(replace={region: liar}, files=files))
     doc = _run(root)
-    svm = [t for t in doc["tests"] if t["name"].startswith("Q1 svm_loss")]
-    assert svm[0]["score"] == 0 and doc["score"] == 100 - svm[0]["max_score"]
+    lost = [t for t in doc["tests"] if t["score"] < t["max_score"]]
+    assert lost and all("sgd_momentum" in t["name"] for t in lost)
+    assert doc["score"] == sum(t["max_score"] for t in doc["tests"]) - sum(t["max_score"] for t in lost)
 
 
 def test_validate_catches_bad_documents():
