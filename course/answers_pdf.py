@@ -24,6 +24,7 @@ import re
 import sys
 import tempfile
 import textwrap
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +36,7 @@ MARGIN, LINE, WRAP = 0.07, 0.0155, 100  # figure fractions; characters per line
 MAX_PIXELS = 16_000_000
 MAX_PLOTS = 80
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +148,9 @@ class _Writer:
 
     def flush(self):
         if self.fig is not None:
-            self.pdf.savefig(self.fig)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # glyphs missing from the font
+                self.pdf.savefig(self.fig)
             self.plt.close(self.fig)
             self.fig = None
 
@@ -155,7 +159,8 @@ class _Writer:
             self._new_page()
         self.y -= gap
         width = int(WRAP * 9.5 / size)
-        for para in reflow(str(text)) or [""]:
+        text = _CONTROL.sub("", str(text).replace("\t", "    "))
+        for para in reflow(text) or [""]:
             indent = para[: len(para) - len(para.lstrip())]
             for line in textwrap.wrap(para, width, subsequent_indent=indent, drop_whitespace=True) or [""]:
                 if self.y < MARGIN:

@@ -14,7 +14,7 @@ Items, for each notebook of the release that the submission should contain (``Py
 only when the release has it):
 
 - ``NB:present``      the notebook is in the submission and is valid JSON
-- ``NB:ran``          every code cell has been run (an execution count), no cell was skipped
+- ``NB:ran``          every code cell has been run (an execution count), top to bottom
 - ``NB:no_errors``    no cell has an error output (a failed check cell, an exception)
 - ``NB:given_cells``  every given code cell of the release is there unchanged (edited check cells)
 - ``NB:real_data``    the setup cell reports real CIFAR-10, not the synthetic smoke mode
@@ -286,7 +286,8 @@ def report(root, reference, config=None):
         ran_msg = f"{len(facts['not_run'])} code cells never run (cells {_short(facts['not_run'])})" if facts["not_run"] else ""
         if not facts["in_order"]:
             ran_msg = (ran_msg + "; " if ran_msg else "") + "cells were run out of order (restart and run all)"
-        items.append(Item(f"{stem}:ran", f"{name} run to the end", name, not facts["not_run"], ran_msg))
+        items.append(Item(f"{stem}:ran", f"{name} run to the end, in order", name,
+                          not facts["not_run"] and facts["in_order"], ran_msg))
         items.append(Item(f"{stem}:no_errors", f"{name} has no error outputs", name, not facts["errors"],
                           "; ".join(facts["errors"][:5]) + (f" (+{len(facts['errors']) - 5} more)" if len(facts["errors"]) > 5 else "")))
         items.append(Item(f"{stem}:given_cells", f"{name} given cells unchanged", name, not facts["edited_given"],
