@@ -259,9 +259,11 @@ class Batch:
         row = None
         try:
             with open(scratch / "worker.log", "wb") as logf:
-                proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=logf,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
                 with self.lock:
+                    if self.stopping:
+                        raise KeyboardInterrupt
+                    proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
                     self.active[proc.pid] = proc
                 try:
                     proc.wait(timeout=self.submission_timeout)
@@ -298,6 +300,7 @@ class Batch:
 
     def stop_all(self):
         with self.lock:
+            self.stopping = True
             procs = list(self.active.values())
         for proc in procs:
             self._stop(proc)
@@ -475,6 +478,8 @@ def main(argv=None):
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     rows = run_batch(entries, args.out, options, args.jobs, args.submission_timeout, args.scratch, log)
     if rows is None:
+        print("interrupted: the workers were stopped and the scratch folders removed; nothing was written",
+              file=sys.stderr)
         return 130
     graded = sum(r["status"] == "graded" for r in rows)
     print(f"Graded {graded} of {len(rows)} submissions; wrote {Path(args.out) / 'gradebook.csv'} "
@@ -521,7 +526,6 @@ def run_batch(entries, out, options, jobs, submission_timeout, scratch=None, log
                 for f in futures:
                     f.cancel()
                 batch.stop_all()
-                log("interrupted: workers stopped, scratch folders removed, nothing written")
                 return None
     finally:
         if threading.current_thread() is threading.main_thread():

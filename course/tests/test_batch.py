@@ -260,3 +260,30 @@ def test_folder_copy_skips_symlinks(tmp_path):
     assert sub.root is not None and (sub.root / "cs231n" / "__init__.py").is_file()
     assert not (sub.root / "cs231n" / "link.py").exists() and not (sub.root / "linkdir").exists()
     assert len(sub.notes) == 2
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupt_stops_workers_and_removes_scratch(tmp_path, sig):
+    import signal
+    import time
+    subs, out, scratch = tmp_path / "subs", tmp_path / "out", tmp_path / "scratch"
+    subs.mkdir()
+    scratch.mkdir()
+    files = fakeclass.student_files()
+    for k in range(3):
+        fakeclass.write_zip(subs / f"loop{k}.zip", _files_with(files, OPTIM, "sgd_momentum", LOOP))
+    proc = subprocess.Popen([sys.executable, "-m", "course.batch", str(subs), str(out), "--jobs", "2",
+                             "--check-timeout", "60", "--scratch", str(scratch), "-q"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(scratch.glob("*/*/work")):
+        time.sleep(0.2)
+    time.sleep(3)  # the workers are grading (the loop spins)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert list(scratch.iterdir()) == [] and not out.exists()
+    time.sleep(0.5)
+    leftovers = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True).stdout.split()
+    assert leftovers == []
