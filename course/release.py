@@ -24,11 +24,21 @@ Answers to inline questions
     ``<!-- END ANSWER -->``; the release replaces the region by ``*Your answer:* _fill this in_``.
     These HTML comments are invisible when the instructor notebook is rendered.
 
-Marker rules (all violations are reported together, as ``file:line``, and nothing is written):
-a marker line contains only the marker (plus indentation); every BEGIN has its END, with the
-same indentation and no nesting; solution markers may not appear in markdown cells nor answer
-markers in code cells; a comment line that looks like a solution marker but is not exactly one
-(``## BEGIN SOLUTION``, ``### END SOLUTION here``) is an error, so a typo cannot leak a solution.
+Two editions from one source
+    - Whole cells: a notebook cell tagged ``instructor`` (cell metadata ``tags``) is left out of the
+      release (reference loops, checks against the instructor's own code); a cell tagged
+      ``student`` is kept (the tag is removed). Student cells run in the instructor edition too,
+      so CI checks them (e.g. stored expected values against the reference implementation).
+    - Instructor-only lines: ``### BEGIN INSTRUCTOR`` ... ``### END INSTRUCTOR`` in ``.py`` files
+      and code cells, ``<!-- BEGIN INSTRUCTOR -->`` ... ``<!-- END INSTRUCTOR -->`` in markdown
+      cells; the release removes them with their content.
+    - Student-only text: in markdown cells, the lines between ``<!-- BEGIN STUDENT`` and
+      ``END STUDENT -->`` form one HTML comment, invisible in the instructor edition; the release
+      removes the two marker lines and keeps the text (which may not contain ``-->``).
+    - nbval's comment lines (``# NBVAL_CHECK_OUTPUT`` and the other ``# NBVAL_...`` directives)
+      are instructor-side: the release removes them.
+    - Whole files: ``NAME.student.EXT`` ships as ``NAME.EXT`` and the instructor's ``NAME.EXT``
+      stays out (``README.student.md`` becomes the release's ``README.md``).
 
 What the release contains
     The files of the source: the git-tracked files when the source is a git checkout (``git
@@ -39,6 +49,9 @@ What the release contains
     a pattern with a ``/`` is matched against the whole relative path, one without against the
     file name, ``*`` and ``?`` as in the shell). Notebooks lose their outputs and execution counts.
     A ``.release-manifest`` (sha256 and path of every file) marks the folder as a release.
+    Symbolic links (to files or folders, tracked or not) are never followed: a link that
+    ``.release-exclude`` does not leave out is an error, since it could bring files from outside
+    the tree into the release.
 
 The output is deterministic: the same source gives byte-identical files and zip (sorted entries,
 fixed timestamps and permissions). The tree is built in a temporary folder and renamed into
