@@ -156,3 +156,123 @@ def pool_geometry(x, pool_param):
     if ph > H or pw > W:
         raise ValueError(f"pool window {ph}x{pw} is larger than the input {H}x{W}")
     return ph, pw, stride, 1 + (H - ph) // stride, 1 + (W - pw) // stride
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain Python arguments (model constructors, Solver options, loader counts)
+# ---------------------------------------------------------------------------------------------
+
+def int_value(value, name, minimum=None, maximum=None, allow_none=False):
+    """Require an integer (bools and floats refused) in [minimum, maximum]; return it as an int.
+
+    ``None`` is returned unchanged when ``allow_none``. Either bound may be None (unbounded).
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        expected = "an integer or None" if allow_none else "an integer"
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    value = int(value)
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise ValueError(f"{name} must lie in [{minimum}, {maximum}], got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def positive_int(value, name):
+    """Require an integer >= 1 (bools and floats refused) and return it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def real(value, name, low, low_open=False, high=None):
+    """Require a finite real number in [low, high] (or (low, high] with low_open); return a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high) or not np.isfinite(value):
+        interval = f"{'(' if low_open else '['}{low}, {'inf)' if high is None else f'{high}]'}"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return value
+
+
+def float_dtype(dtype, name="dtype"):
+    """Require a floating-point dtype (np.float32, 'float64', ...) and return it as a numpy dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be a numpy floating-point dtype, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise ValueError(f"{name} must be a floating-point dtype such as np.float32, got {dt}")
+    return dt
+
+
+# ---------------------------------------------------------------------------------------------
+# What a student region computed (given code after a region calls these)
+# ---------------------------------------------------------------------------------------------
+
+def result_array(value, shape, name, where, dtype=None):
+    """Check a value a student region computed: an array of exactly ``shape``; return it in ``dtype``.
+
+    ``where`` names the function (``'affine_backward'``). A shape that only broadcasts, such as a
+    (1, D) gradient for a (D,) parameter, is an error: the caller stores the result next to the
+    parameter and a wrong shape would surface much later.
+    """
+    if value is None:
+        raise ValueError(f"{where}: {name} is None; the code between the START/END lines must "
+                         f"compute {name}")
+    if not isinstance(value, np.ndarray):
+        if isinstance(value, numbers.Number) and tuple(shape) == ():
+            value = np.asarray(value)
+        else:
+            raise TypeError(f"{where}: {name} must be a numpy array of shape {tuple(shape)}, "
+                            f"got {type(value).__name__}")
+    if value.shape != tuple(shape):
+        raise ValueError(f"{where}: {name} has shape {value.shape} but must have shape {tuple(shape)}"
+                         f"{_shape_hint(value.shape, shape)}")
+    if dtype is not None and value.dtype != dtype:
+        value = value.astype(dtype)
+    return value
+
+
+def _shape_hint(got, want):
+    got, want = tuple(got), tuple(want)
+    if len(got) == len(want) + 1 and 1 in got and tuple(d for d in got if d != 1) == tuple(
+            d for d in want if d != 1):
+        return " (drop the extra axis of length 1, e.g. sum without keepdims)"
+    return ""
+
+
+def check_model_gradients(params, grads, where):
+    """Require ``grads`` to hold one gradient per parameter, each shaped like its parameter."""
+    if not isinstance(grads, dict):
+        raise TypeError(f"{where}: grads must be a dict keyed like self.params, got {type(grads).__name__}")
+    missing = [k for k in params if k not in grads]
+    if missing:
+        raise ValueError(f"{where}: grads has no gradient for {', '.join(map(repr, missing))}")
+    extra = [k for k in grads if k not in params]
+    if extra:
+        raise ValueError(f"{where}: grads has keys that are not parameters: {', '.join(map(repr, extra))}")
+    for key, param in params.items():
+        grad = grads[key]
+        if not isinstance(grad, np.ndarray) or grad.shape != param.shape:
+            got = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
+            raise ValueError(f"{where}: grads[{key!r}] has shape {got} but params[{key!r}] has shape "
+                             f"{param.shape}{_shape_hint(got, param.shape) if isinstance(grad, np.ndarray) else ''}")
+
+
+def loss_value(loss, where):
+    """Check the loss a student region computed: a finite real scalar; return it as a float."""
+    if isinstance(loss, np.ndarray) and loss.shape == ():
+        loss = loss[()]
+    if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+        raise TypeError(f"{where}: loss must be a real number (a scalar), got {type(loss).__name__}"
+                        + (f" of shape {loss.shape}" if isinstance(loss, np.ndarray) else ""))
+    return float(loss)

@@ -18,7 +18,6 @@ and always with a warning.
 """
 
 import math
-import numbers
 import os
 import pickle
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _validate
 from .download import BATCH_FILES, FETCH_COMMAND, FOLDER_NAME, data_dir
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -213,11 +213,7 @@ def load_CIFAR10(root=None):
 
 
 def _count(value, name, minimum, maximum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if not minimum <= value <= maximum:
-        raise ValueError(f"{name} must lie in [{minimum}, {maximum}], got {value}")
-    return int(value)
+    return _validate.int_value(value, name, minimum, maximum)
 
 
 def _synthetic_requested():

@@ -4,6 +4,11 @@ Every layer is a pair ``foo_forward(...) -> (out, cache)`` and ``foo_backward(do
 the backward pass returns the gradients in the order of the forward arguments. Inputs are
 validated up front (see ``_validate``) and never modified; float32 inputs give float32 outputs.
 
+The student writes the part between the START/END lines of each function; the code around it
+(checks, ``out = None``, the cache stored after the forward pass) is given, as in the original
+assignment. The given code also checks what the student's code computed (a (1, D) gradient for
+a (D,) parameter is an error with a message that says so).
+
 The normalization layers live in ``normalization`` and are re-exported here, so
 ``from cs231n.layers import batchnorm_forward`` works as in the original assignment.
 """
@@ -14,7 +19,7 @@ import numpy as np
 
 from ._validate import (
     check_labels, check_ndim, check_shape, conv_geometry, float_array, float_param, int_param,
-    mode_param, pool_geometry,
+    mode_param, pool_geometry, result_array,
 )
 from ._validate import unpack_cache as _unpack_cache
 from .normalization import (
@@ -44,6 +49,12 @@ def _check_scores(x):
     return x
 
 
+def _check_dout(dout, shape):
+    dout = float_array(dout, "dout")
+    check_shape(dout, shape, "dout")
+    return dout
+
+
 # ---------------------------------------------------------------------------------------------
 # Affine and ReLU
 # ---------------------------------------------------------------------------------------------
@@ -69,10 +80,14 @@ def affine_forward(x, w, b):
         raise ValueError(
             f"x has {D} features per sample (shape {x.shape}) but w expects {w.shape[0]} (shape {w.shape})")
     check_shape(b, (w.shape[1],), "b")
+    out = None
+    # TODO: Implement the affine forward pass. Store the result in out. You will need to reshape
+    # the input into rows.
     ### BEGIN SOLUTION
     out = x.reshape(x.shape[0], D) @ w + b
-    cache = (x, w, b)
     ### END SOLUTION
+    out = result_array(out, (x.shape[0], w.shape[1]), "out", "affine_forward", np.result_type(x, w, b))
+    cache = (x, w, b)
     return out, cache
 
 
@@ -89,14 +104,20 @@ def affine_backward(dout, cache):
     - db: (M,)
     """
     x, w, b = _unpack_cache(cache, 3, "affine_forward")
-    dout = float_array(dout, "dout")
-    check_shape(dout, (x.shape[0], w.shape[1]), "dout")
+    dout = _check_dout(dout, (x.shape[0], w.shape[1]))
+    dx, dw, db = None, None, None
+    # TODO: Implement the affine backward pass: dx in the shape of x, dw and db in the shapes
+    # of w and b.
     ### BEGIN SOLUTION
     x_rows = x.reshape(x.shape[0], w.shape[0])  # (N, D)
     dx = (dout @ w.T).reshape(x.shape)
     dw = x_rows.T @ dout
     db = dout.sum(axis=0)
     ### END SOLUTION
+    dtype = np.result_type(x, w, dout)
+    dx = result_array(dx, x.shape, "dx", "affine_backward", dtype)
+    dw = result_array(dw, w.shape, "dw", "affine_backward", dtype)
+    db = result_array(db, b.shape, "db", "affine_backward", dout.dtype)
     return dx, dw, db
 
 
@@ -111,15 +132,21 @@ def relu_forward(x):
     - cache: x
     """
     x = float_array(x, "x")
+    out = None
+    # TODO: Implement the ReLU forward pass.
     ### BEGIN SOLUTION
     out = np.maximum(x, 0)
-    cache = x
     ### END SOLUTION
+    out = result_array(out, x.shape, "out", "relu_forward", x.dtype)
+    cache = x
     return out, cache
 
 
 def relu_backward(dout, cache):
-    """Backward pass of ``relu_forward``: the gradient flows where x > 0 (and is 0 at x = 0).
+    """Backward pass of ``relu_forward``.
+
+    The gradient flows where x > 0 and is 0 where x < 0. At x = 0 (the kink) either convention
+    is accepted: the checks use inputs without exact zeros.
 
     Inputs:
     - dout: upstream gradient, in the shape of x.
@@ -130,17 +157,17 @@ def relu_backward(dout, cache):
     """
     if not isinstance(cache, np.ndarray):
         raise TypeError(f"cache must be the array returned by relu_forward, got {type(cache).__name__}")
-    x = cache
-    dout = float_array(dout, "dout")
-    check_shape(dout, x.shape, "dout")
+    dx, x = None, cache
+    dout = _check_dout(dout, x.shape)
+    # TODO: Implement the ReLU backward pass.
     ### BEGIN SOLUTION
     dx = np.where(x > 0, dout, 0)
     ### END SOLUTION
-    return dx
+    return result_array(dx, x.shape, "dx", "relu_backward", np.result_type(x, dout))
 
 
 # ---------------------------------------------------------------------------------------------
-# Losses
+# Losses (given code: they come from the first assignment)
 # ---------------------------------------------------------------------------------------------
 
 def svm_loss(x, y):
@@ -159,7 +186,6 @@ def svm_loss(x, y):
     x = _check_scores(x)
     N, C = x.shape
     check_labels(y, N, C)
-    ### BEGIN SOLUTION
     rows = np.arange(N)
     correct = x[rows, y][:, None]  # (N, 1)
     margins = np.maximum(0, x - correct + 1)
@@ -168,7 +194,6 @@ def svm_loss(x, y):
     violated = (margins > 0).astype(x.dtype)
     violated[rows, y] = -violated.sum(axis=1)
     dx = violated / N
-    ### END SOLUTION
     return loss, dx
 
 
@@ -191,7 +216,6 @@ def softmax_loss(x, y):
     x = _check_scores(x)
     N, C = x.shape
     check_labels(y, N, C)
-    ### BEGIN SOLUTION
     rows = np.arange(N)
     shifted = x - x.max(axis=1, keepdims=True)  # largest score of each row is 0
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -199,7 +223,6 @@ def softmax_loss(x, y):
     dx = np.exp(log_probs)
     dx[rows, y] -= 1
     dx /= N
-    ### END SOLUTION
     return loss, dx
 
 
@@ -213,39 +236,53 @@ def dropout_forward(x, dropout_param):
     In training each unit is kept with probability p and scaled by 1/p, so the expected output
     equals x and the test-time pass is the identity (no rescaling needed).
 
+    Randomness, as in the original assignment: when dropout_param holds a 'seed', numpy's global
+    random state is reseeded with it (np.random.seed(seed)) before the mask is drawn, so the mask
+    depends only on the seed and x's shape; draw the mask from np.random (np.random.rand). Without
+    a seed the global random state is used as it is, and every call draws a fresh mask.
+
     Inputs:
     - x: array of any shape.
     - dropout_param: dict with keys
-      - 'p': probability of KEEPING a unit, 0 < p <= 1 (required).
+      - 'p': probability of KEEPING a unit, 0 < p <= 1 (required). For float16 x, 1/p must be a
+        finite float16 (p >= 1.53e-5).
       - 'mode': 'train' or 'test' (required).
-      - 'seed': optional non-negative integer; the mask then depends only on the seed and on
-        x's shape. Masks come from np.random.default_rng(seed); numpy's global random state is
-        never used or changed. Without a seed every call draws a fresh mask.
+      - 'seed': optional non-negative integer (see above).
 
     Returns a tuple of:
     - out: same shape and dtype as x (a new array, also in test mode)
-    - cache: (mode, mask, x.shape); mask is x-shaped, in x's dtype, with entries 0 or 1/p
-      (None in test mode)
+    - cache: (dropout_param, mask); mask is None in test mode
     """
     x = float_array(x, "x")
     mode = mode_param(dropout_param, "dropout_param")
     if "p" not in dropout_param:
         raise ValueError("dropout_param is missing the required key 'p' (the probability of keeping a unit)")
     p = float_param(dropout_param, "p", "dropout_param", None, low=0.0, high=1.0, low_open=True)
-    seed = dropout_param.get("seed")
-    if seed is not None:
-        seed = int_param(dropout_param, "seed", "dropout_param", 0)
-    rng = np.random.default_rng(seed)  # draw only from rng, never from np.random.*
-    ### BEGIN SOLUTION
+    if mode == "train" and 1 / p > float(np.finfo(x.dtype).max):
+        raise ValueError(f"dropout_param['p'] = {p} is too small for {x.dtype} input: the scale 1/p "
+                         f"overflows {x.dtype}; use p >= {1 / float(np.finfo(x.dtype).max):.3g} or "
+                         "float32 input")
+    if "seed" in dropout_param and dropout_param["seed"] is not None:
+        np.random.seed(int_param(dropout_param, "seed", "dropout_param", 0))
+
+    mask = None
+    out = None
     if mode == "train":
-        keep = rng.random(x.shape) < p  # True with probability p
-        mask = keep.astype(x.dtype) / x.dtype.type(p)
+        # TODO: Implement the training phase forward pass for inverted dropout. Store the dropout
+        # mask in the mask variable (draw it with np.random.rand).
+        ### BEGIN SOLUTION
+        mask = (np.random.rand(*x.shape) < p) / p
         out = x * mask
+        ### END SOLUTION
     else:
-        mask = None
-        out = x.copy()
-    cache = (mode, mask, x.shape)
-    ### END SOLUTION
+        # TODO: Implement the test phase forward pass for inverted dropout.
+        ### BEGIN SOLUTION
+        out = x
+        ### END SOLUTION
+    cache = (dict(dropout_param), mask)
+    out = result_array(out, x.shape, "out", "dropout_forward", x.dtype)
+    if np.may_share_memory(out, x):
+        out = out.copy()  # never hand back the caller's array
     return out, cache
 
 
@@ -254,25 +291,31 @@ def dropout_backward(dout, cache):
 
     Inputs:
     - dout: upstream gradient, in the shape of x.
-    - cache: (mode, mask, x.shape) from the forward pass.
+    - cache: (dropout_param, mask) from the forward pass.
 
     Returns:
     - dx: same shape as x
     """
-    mode, mask, x_shape = _unpack_cache(cache, 3, "dropout_forward")
+    dropout_param, mask = _unpack_cache(cache, 2, "dropout_forward")
+    mode = dropout_param["mode"]
     dout = float_array(dout, "dout")
-    check_shape(dout, x_shape, "dout")
-    ### BEGIN SOLUTION
+    if mask is not None:
+        check_shape(dout, mask.shape, "dout")
+
+    dx = None
     if mode == "train":
+        # TODO: Implement the training phase backward pass for inverted dropout.
+        ### BEGIN SOLUTION
         dx = dout * mask
+        ### END SOLUTION
     else:
-        dx = dout.copy()
-    ### END SOLUTION
-    return dx
+        dx = dout
+    dx = result_array(dx, dout.shape, "dx", "dropout_backward", dout.dtype)
+    return dx.copy() if dx is dout else dx
 
 
 # ---------------------------------------------------------------------------------------------
-# Convolution and max pooling (naive: an explicit loop over output positions)
+# Convolution and max pooling (naive: loops over output positions)
 # ---------------------------------------------------------------------------------------------
 
 def conv_forward_naive(x, w, b, conv_param):
@@ -285,19 +328,25 @@ def conv_forward_naive(x, w, b, conv_param):
     - x: (N, C, H, W) input.
     - w: (F, C, HH, WW) filters.
     - b: (F,) biases.
-    - conv_param: dict with
-      - 'stride': step between neighbouring windows, integer >= 1 (default 1).
-      - 'pad': zeros added on every side of H and W, integer >= 0 (default 0).
+    - conv_param: dict with the required keys
+      - 'stride': step between neighbouring windows, integer >= 1.
+      - 'pad': zeros added on every side of H and W, integer >= 0.
 
     The output size is H' = 1 + (H + 2 * pad - HH) // stride, W' = 1 + (W + 2 * pad - WW) // stride
     (floor: rows and columns the last window does not reach are ignored).
 
     Returns a tuple of:
     - out: (N, F, H', W')
-    - cache: (x, w, b, {'stride': stride, 'pad': pad})
+    - cache: (x, w, b, conv_param)
     """
     x, w, b = float_array(x, "x"), float_array(w, "w"), float_array(b, "b")
     stride, pad, H_out, W_out = conv_geometry(x, w, b, conv_param)
+    dtype = np.result_type(x, w, b)
+    x, w, b = x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    conv_param = {"stride": stride, "pad": pad}
+    out = None
+    # TODO: Implement the convolutional forward pass with loops over the output positions
+    # (stride, pad, H_out and W_out are read above). Hint: you can use np.pad for padding.
     ### BEGIN SOLUTION
     N = x.shape[0]
     F, _, HH, WW = w.shape
@@ -307,17 +356,18 @@ def conv_forward_naive(x, w, b, conv_param):
         for j in range(W_out):
             window = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]  # (N, C, HH, WW)
             out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b  # (N, F)
-    cache = (x, w, b, {"stride": stride, "pad": pad})
     ### END SOLUTION
+    out = result_array(out, (x.shape[0], w.shape[0], H_out, W_out), "out", "conv_forward_naive", dtype)
+    cache = (x, w, b, conv_param)
     return out, cache
 
 
 def conv_backward_naive(dout, cache):
-    """Backward pass of ``conv_forward_naive``.
+    """Backward pass of ``conv_forward_naive``, for any stride and pad (including pad 0).
 
     Inputs:
     - dout: (N, F, H', W') upstream gradient.
-    - cache: (x, w, b, {'stride': stride, 'pad': pad}) from the forward pass.
+    - cache: (x, w, b, conv_param) from the forward pass.
 
     Returns a tuple of:
     - dx: (N, C, H, W)
@@ -326,8 +376,14 @@ def conv_backward_naive(dout, cache):
     """
     x, w, b, conv_param = _unpack_cache(cache, 4, "conv_forward_naive")
     stride, pad, H_out, W_out = conv_geometry(x, w, b, conv_param)
-    dout = float_array(dout, "dout")
-    check_shape(dout, (x.shape[0], w.shape[0], H_out, W_out), "dout")
+    dout = _check_dout(dout, (x.shape[0], w.shape[0], H_out, W_out))
+    db_dtype, dtype = dout.dtype, np.result_type(x, w, dout)
+    x, w, dout = x.astype(dtype, copy=False), w.astype(dtype, copy=False), dout.astype(dtype, copy=False)
+    cache = (x, w, b, {"stride": stride, "pad": pad})
+    dx, dw, db = None, None, None
+    # TODO: Implement the convolutional backward pass. Loop over the output positions as in the
+    # forward pass, accumulate the gradient of the padded input and cut the padding off at the
+    # end; it must work for pad = 0 too.
     ### BEGIN SOLUTION
     H, W = x.shape[2:]
     HH, WW = w.shape[2:]
@@ -345,6 +401,9 @@ def conv_backward_naive(dout, cache):
             dx_pad[:, :, rows, cols] += np.tensordot(grad, w, axes=([1], [0]))  # (N, C, HH, WW)
     dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
     ### END SOLUTION
+    dx = result_array(dx, x.shape, "dx", "conv_backward_naive", dtype)
+    dw = result_array(dw, w.shape, "dw", "conv_backward_naive", dtype)
+    db = result_array(db, b.shape, "db", "conv_backward_naive", db_dtype)
     return dx, dw, db
 
 
@@ -353,9 +412,9 @@ def max_pool_forward_naive(x, pool_param):
 
     Inputs:
     - x: (N, C, H, W) input.
-    - pool_param: dict with integers >= 1
-      - 'pool_height', 'pool_width': window size (default 1 each).
-      - 'stride': step between neighbouring windows (default 1).
+    - pool_param: dict with the required integer keys (each >= 1)
+      - 'pool_height', 'pool_width': window size.
+      - 'stride': step between neighbouring windows.
       Windows may overlap (stride < window) and need not tile the input.
 
     The output size is H' = 1 + (H - pool_height) // stride, W' = 1 + (W - pool_width) // stride
@@ -363,10 +422,13 @@ def max_pool_forward_naive(x, pool_param):
 
     Returns a tuple of:
     - out: (N, C, H', W')
-    - cache: (x, {'pool_height': ..., 'pool_width': ..., 'stride': ...})
+    - cache: (x, pool_param)
     """
     x = float_array(x, "x")
     pool_height, pool_width, stride, H_out, W_out = pool_geometry(x, pool_param)
+    out = None
+    # TODO: Implement the max-pooling forward pass with loops over the output positions
+    # (pool_height, pool_width, stride, H_out and W_out are read above).
     ### BEGIN SOLUTION
     N, C = x.shape[:2]
     out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
@@ -374,19 +436,23 @@ def max_pool_forward_naive(x, pool_param):
         for j in range(W_out):
             window = x[:, :, i * stride:i * stride + pool_height, j * stride:j * stride + pool_width]
             out[:, :, i, j] = window.max(axis=(2, 3))
-    cache = (x, {"pool_height": pool_height, "pool_width": pool_width, "stride": stride})
     ### END SOLUTION
+    out = result_array(out, x.shape[:2] + (H_out, W_out), "out", "max_pool_forward_naive", x.dtype)
+    cache = (x, {"pool_height": pool_height, "pool_width": pool_width, "stride": stride})
     return out, cache
 
 
 def max_pool_backward_naive(dout, cache):
     """Backward pass of ``max_pool_forward_naive``.
 
-    Each window passes its upstream gradient to the input that was its maximum. TIES: when a
-    window holds several equal maxima, the WHOLE gradient goes to the FIRST of them in row-major
-    order within the window (the entry np.argmax picks, as in PyTorch), never split or copied to
-    all of them. Where windows overlap, an input collects (sums) the gradients of every window it
-    is the maximum of.
+    Each window passes its upstream gradient to the input that was its maximum; where windows
+    overlap, an input collects (sums) the gradients of every window it is the maximum of.
+
+    TIES (one rule for the grader, the tests and the notebooks): when a window holds several equal
+    maxima, the original assignment accepts both usual answers, and so does this package: the
+    whole gradient may go to one of them (e.g. the first, as np.argmax picks) or be copied to
+    every tied maximum (a mask x == max). Gradients are therefore checked on inputs without ties;
+    the one check with ties accepts either answer.
 
     Inputs:
     - dout: (N, C, H', W') upstream gradient.
@@ -397,8 +463,13 @@ def max_pool_backward_naive(dout, cache):
     """
     x, pool_param = _unpack_cache(cache, 2, "max_pool_forward_naive")
     pool_height, pool_width, stride, H_out, W_out = pool_geometry(x, pool_param)
-    dout = float_array(dout, "dout")
-    check_shape(dout, x.shape[:2] + (H_out, W_out), "dout")
+    dout = _check_dout(dout, x.shape[:2] + (H_out, W_out))
+    dtype = np.result_type(x, dout)
+    x, dout = x.astype(dtype, copy=False), dout.astype(dtype, copy=False)
+    cache = (x, {"pool_height": pool_height, "pool_width": pool_width, "stride": stride})
+    dx = None
+    # TODO: Implement the max-pooling backward pass: route each window's gradient to the
+    # position of its maximum.
     ### BEGIN SOLUTION
     N, C = x.shape[:2]
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
@@ -412,4 +483,4 @@ def max_pool_backward_naive(dout, cache):
             np.put_along_axis(routed, first_max, dout[:, :, i, j, None], axis=2)
             dx[:, :, rows, cols] += routed.reshape(N, C, pool_height, pool_width)
     ### END SOLUTION
-    return dx
+    return result_array(dx, x.shape, "dx", "max_pool_backward_naive", dtype)

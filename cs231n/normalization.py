@@ -1,20 +1,19 @@
 """Normalization layers: batch, layer, spatial batch and spatial group normalization.
 
 Each layer standardises its input over a set of axes, xhat = (x - mean) / sqrt(var + eps) with the
-biased variance, then applies a learned per-feature (or per-channel) scale and shift:
-out = gamma * xhat + beta. They differ only in which axes the statistics are taken over:
+biased variance (divide by the number of values, not one less), then applies a learned
+per-feature (or per-channel) scale and shift: out = gamma * xhat + beta. They differ only in which
+axes the statistics are taken over:
 
     batchnorm_forward          x (N, D)        over N (per feature)
     layernorm_forward          x (N, D)        over D (per sample)
     spatial_batchnorm_forward  x (N, C, H, W)  over N, H, W (per channel)
     spatial_groupnorm_forward  x (N, C, H, W)  over C/G, H, W (per sample and channel group)
 
-All of them share one backward formula. With g = dL/dxhat and means taken over the normalised axes,
-
-    dL/dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps),
-
-computed once, in ``_normalization_backward``. ``batchnorm_backward`` instead walks the computation
-graph stage by stage, as a check of the derivation.
+The student writes the part between the START/END lines; the given code around it checks the
+inputs, reads the hyperparameters, stores the running statistics back into ``bn_param`` and
+checks the shapes of what the student's code computed. The cache is the student's own: whatever
+the forward pass stores in ``cache`` reaches the backward pass unchanged.
 
 Inputs are validated up front and never modified. The one side effect is documented:
 ``batchnorm_forward`` in 'train' mode stores new running statistics in ``bn_param``.
@@ -24,7 +23,7 @@ float32 inputs give float32 outputs, gradients and running statistics.
 import numpy as np
 
 from ._validate import unpack_cache as _unpack_cache
-from ._validate import check_ndim, check_shape, float_array, float_param, mode_param
+from ._validate import check_ndim, check_shape, float_array, float_param, mode_param, result_array
 
 __all__ = [
     "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
@@ -60,20 +59,27 @@ def _scale_and_shift(x, gamma, beta, size, layout):
 
 
 def _running_stats(bn_param, size, dtype, mode):
-    """Return (running_mean, running_var), each of shape (size,), from ``bn_param``.
+    """Return (running_mean, running_var), each a NEW array of shape (size,) in ``dtype``.
 
-    Missing statistics start as zeros of x's dtype in 'train' mode (the first update then gives
+    Missing statistics start as zeros in 'train' mode (the first update then gives
     (1 - momentum) times the batch statistics). In 'test' mode before any training step they are
     taken as mean 0 and variance 1, so the layer is just the affine map gamma * x + beta (up to eps).
+    The arrays are copies: the caller's arrays in bn_param are never written to.
     """
     stats = []
     for key, untrained in (("running_mean", 0.0), ("running_var", 1.0)):
         if key in bn_param:
             stat = float_array(bn_param[key], f"bn_param[{key!r}]")
             check_shape(stat, (size,), f"bn_param[{key!r}]")
+            if not np.all(np.isfinite(stat)):
+                raise ValueError(f"bn_param[{key!r}] holds non-finite values")
+            stat = np.array(stat, dtype=dtype)
         else:
             stat = np.full(size, 0.0 if mode == "train" else untrained, dtype=dtype)
         stats.append(stat)
+    if np.any(stats[1] < 0):
+        raise ValueError(f"bn_param['running_var'] holds negative values (min {stats[1].min():g}); "
+                         "a variance is >= 0")
     return tuple(stats)
 
 
@@ -88,54 +94,16 @@ def _check_batchnorm_call(x, gamma, beta, bn_param, layout, size, stat_count):
     return gamma, beta, mode, eps, momentum
 
 
-# ---------------------------------------------------------------------------------------------
-# Shared computations (students write these too)
-# ---------------------------------------------------------------------------------------------
-
-def _standardize(x, axis, eps):
-    """Standardise x over ``axis`` (int or tuple): the statistics and the result.
-
-    Returns a tuple (all statistics with keepdims, so they broadcast against x):
-    - xhat: (x - mean) * inv_std, x's shape
-    - xc: x - mean, the centred input
-    - inv_std: 1 / sqrt(var + eps)
-    - mean, var: the mean and the biased variance over ``axis``
-    """
-    ### BEGIN SOLUTION
-    mean = x.mean(axis=axis, keepdims=True)
-    xc = x - mean
-    var = (xc * xc).mean(axis=axis, keepdims=True)  # centred first: no cancellation
-    inv_std = 1 / np.sqrt(var + eps)
-    return xc * inv_std, xc, inv_std, mean, var
-    ### END SOLUTION
+def _check_dout(dout, ndim, layout):
+    dout = float_array(dout, "dout")
+    check_ndim(dout, ndim, "dout", layout)
+    return dout
 
 
-def _normalization_backward(dxhat, xhat, scale, axis):
-    """Closed-form gradient through xhat = (x - mean(x)) * inv_std, the statistics over ``axis``.
-
-    Inputs:
-    - dxhat: gradient with respect to xhat, xhat's shape.
-    - xhat: the standardised input.
-    - scale: inv_std, broadcastable against xhat; or inv_std times any factor c that is constant
-      over ``axis`` and was left out of dxhat (batchnorm passes dout and gamma * inv_std, since
-      gamma is constant over the batch axis).
-    - axis: int or tuple, the axes the statistics were taken over.
-
-    Returns a tuple of:
-    - dx: scale * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), xhat's shape
-    - sum_dxhat, sum_dxhat_xhat: sum(dxhat) and sum(dxhat * xhat) over ``axis`` (keepdims), the
-      bias and scale gradients when dxhat is dout
-    """
-    ### BEGIN SOLUTION
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    count = int(np.prod([xhat.shape[a] for a in axes]))  # values per statistic (a Python int)
-    sum_dxhat = dxhat.sum(axis=axis, keepdims=True)
-    sum_dxhat_xhat = (dxhat * xhat).sum(axis=axis, keepdims=True)
-    dx = dxhat - xhat * (sum_dxhat_xhat / count)
-    dx -= sum_dxhat / count
-    dx *= scale
-    return dx, sum_dxhat, sum_dxhat_xhat
-    ### END SOLUTION
+def _param_gradients(dgamma, dbeta, size, where, dtype):
+    dgamma = result_array(dgamma, (size,), "dgamma", where, dtype)
+    dbeta = result_array(dbeta, (size,), "dbeta", where, dtype)
+    return dgamma, dbeta
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,47 +126,61 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       - 'mode': 'train' or 'test' (required).
       - 'eps': > 0, default 1e-5.
       - 'momentum': in [0, 1], default 0.9.
-      - 'running_mean', 'running_var': (D,) arrays, optional.
+      - 'running_mean', 'running_var': (D,) arrays, optional; the variance must be >= 0.
 
     Returns a tuple of:
     - out: (N, D)
-    - cache: (xhat, gamma, xc, inv_std, mode) with xhat and xc = x - mu of shape (N, D) and
-      inv_std = 1 / sqrt(var + eps) of shape (1, D)
+    - cache: whatever the backward pass needs (your choice)
     """
     x = float_array(x, "x")
     check_ndim(x, 2, "x", "(N, D)")
     N, D = x.shape
     gamma, beta, mode, eps, momentum = _check_batchnorm_call(x, gamma, beta, bn_param, "D", D, N)
     running_mean, running_var = _running_stats(bn_param, D, x.dtype, mode)
-    ### BEGIN SOLUTION
+
+    out, cache = None, None
     if mode == "train":
-        xhat, xc, inv_std, mean, var = _standardize(x, 0, eps)
-        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean[0]
-        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var[0]
-    else:
-        xc = x - running_mean
-        inv_std = (1 / np.sqrt(running_var + eps))[None, :]  # (1, D)
+        # TODO: Implement the training-time forward pass for batch norm. Use minibatch statistics
+        # to compute the mean and variance, normalize the incoming data, then scale and shift it
+        # with gamma and beta. Store the output in out and what the backward pass needs in cache.
+        # Also update running_mean and running_var with the momentum (exponential decay); the
+        # code below stores them back into bn_param.
+        ### BEGIN SOLUTION
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = (xc ** 2).mean(axis=0)
+        inv_std = 1 / np.sqrt(var + eps)
         xhat = xc * inv_std
-    out = gamma * xhat + beta
-    cache = (xhat, gamma, xc, inv_std, mode)
-    ### END SOLUTION
+        out = gamma * xhat + beta
+        cache = (xhat, gamma, xc, inv_std, mode)
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        ### END SOLUTION
+    else:
+        # TODO: Implement the test-time forward pass for batch norm: normalize the data with the
+        # running mean and variance, then scale and shift it. Store the result in out.
+        ### BEGIN SOLUTION
+        xc = x - running_mean
+        inv_std = 1 / np.sqrt(running_var + eps)
+        xhat = xc * inv_std
+        out = gamma * xhat + beta
+        cache = (xhat, gamma, xc, inv_std, mode)
+        ### END SOLUTION
+
+    dtype = np.result_type(x, gamma, beta)
+    out = result_array(out, (N, D), "out", "batchnorm_forward", dtype)
+    if mode == "train":
+        # Store the updated running means back into bn_param
+        bn_param["running_mean"] = result_array(running_mean, (D,), "running_mean", "batchnorm_forward", x.dtype)
+        bn_param["running_var"] = result_array(running_var, (D,), "running_var", "batchnorm_forward", x.dtype)
     return out, cache
 
 
-def _unpack_batchnorm_cache(dout, cache):
-    xhat, gamma, xc, inv_std, mode = _unpack_cache(cache, 5, "batchnorm_forward")
-    dout = float_array(dout, "dout")
-    check_shape(dout, xhat.shape, "dout")
-    return dout, xhat, gamma, xc, inv_std, mode
-
-
 def batchnorm_backward(dout, cache):
-    """Backward pass of ``batchnorm_forward``, stage by stage through the computation graph.
-
-    Graph of the 'train' forward pass (statistics over the batch axis):
+    """Backward pass of ``batchnorm_forward`` in 'train' mode, stage by stage through the
+    computation graph of the forward pass:
         mu = mean(x); xc = x - mu; var = mean(xc ** 2); std = sqrt(var + eps);
-        inv_std = 1 / std; xhat = xc * inv_std; out = gamma * xhat + beta.
-    In 'test' mode the statistics are constants and only the last two stages remain.
+        xhat = xc / std; out = gamma * xhat + beta.
 
     Inputs:
     - dout: (N, D) upstream gradient.
@@ -209,37 +191,41 @@ def batchnorm_backward(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    dout, xhat, gamma, xc, inv_std, mode = _unpack_batchnorm_cache(dout, cache)
+    dout = _check_dout(dout, 2, "(N, D)")
+    N, D = dout.shape
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Implement the backward pass for batch normalization. Store the results in the dx,
+    # dgamma and dbeta variables. Work through the computation graph one node at a time,
+    # from the output back to x.
     ### BEGIN SOLUTION
-    N = dout.shape[0]
+    xhat, gamma, xc, inv_std, mode = cache
     dbeta = dout.sum(axis=0)
     dgamma = (dout * xhat).sum(axis=0)
     dxhat = dout * gamma
-    if mode == "test":
-        return dxhat * inv_std, dgamma, dbeta
-    # xhat = xc * inv_std: xc reaches the output directly and through the statistics
-    dxc = dxhat * inv_std
-    dinv_std = (dxhat * xc).sum(axis=0, keepdims=True)
-    # inv_std = 1 / std
-    dstd = -dinv_std * inv_std * inv_std
-    # std = sqrt(var + eps)
-    dvar = dstd * inv_std / 2
-    # var = mean(xc ** 2)
-    dxc += xc * (dvar * (2 / N))
-    # xc = x - mu, mu = mean(x)
-    dmu = -dxc.sum(axis=0, keepdims=True)
-    dx = dxc + dmu / N
-    return dx, dgamma, dbeta
+    if mode == "train":
+        # xhat = xc * inv_std: xc reaches the output directly and through the statistics
+        dxc = dxhat * inv_std
+        dinv_std = (dxhat * xc).sum(axis=0)
+        # inv_std = 1 / std; std = sqrt(var + eps)
+        dstd = -dinv_std * inv_std ** 2
+        dvar = dstd * inv_std / 2
+        # var = mean(xc ** 2)
+        dxc = dxc + 2 * xc * dvar / N
+        # xc = x - mu; mu = mean(x)
+        dmu = -dxc.sum(axis=0)
+        dx = dxc + dmu / N
+    else:
+        dx = dxhat * inv_std
     ### END SOLUTION
+    dtype = dout.dtype
+    dx = result_array(dx, (N, D), "dx", "batchnorm_backward", dtype)
+    dgamma, dbeta = _param_gradients(dgamma, dbeta, D, "batchnorm_backward", dtype)
+    return dx, dgamma, dbeta
 
 
 def batchnorm_backward_alt(dout, cache):
-    """Backward pass of ``batchnorm_forward`` in closed form (same inputs and results as
-    ``batchnorm_backward``, fewer passes over the data):
-
-        dx = gamma * inv_std / N * (N * dout - sum(dout) - xhat * sum(dout * xhat)),
-
-    sums over the batch axis. In 'test' mode dx = gamma * inv_std * dout.
+    """Backward pass of ``batchnorm_forward`` in 'train' mode, as one simplified expression:
+    the same inputs and results as ``batchnorm_backward``, fewer passes over the data.
 
     Inputs:
     - dout: (N, D) upstream gradient.
@@ -250,13 +236,25 @@ def batchnorm_backward_alt(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    dout, xhat, gamma, _, inv_std, mode = _unpack_batchnorm_cache(dout, cache)
+    dout = _check_dout(dout, 2, "(N, D)")
+    N, D = dout.shape
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Implement the backward pass for batch normalization with the gradient with respect
+    # to the inputs simplified on paper first. Store the results in dx, dgamma and dbeta.
+    # Our implementation fits on a single 80-character line for dx.
     ### BEGIN SOLUTION
-    if mode == "test":
-        return dout * (gamma * inv_std), (dout * xhat).sum(axis=0), dout.sum(axis=0)
-    dx, dbeta, dgamma = _normalization_backward(dout, xhat, gamma * inv_std, axis=0)
-    return dx, dgamma[0], dbeta[0]
+    xhat, gamma, xc, inv_std, mode = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    if mode == "train":
+        dx = gamma * inv_std / N * (N * dout - dbeta - xhat * dgamma)
+    else:
+        dx = dout * gamma * inv_std
     ### END SOLUTION
+    dtype = dout.dtype
+    dx = result_array(dx, (N, D), "dx", "batchnorm_backward_alt", dtype)
+    dgamma, dbeta = _param_gradients(dgamma, dbeta, D, "batchnorm_backward_alt", dtype)
+    return dx, dgamma, dbeta
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +275,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
     Returns a tuple of:
     - out: (N, D)
-    - cache: (xhat, gamma, inv_std) with xhat (N, D) and inv_std (N, 1)
+    - cache: whatever the backward pass needs (your choice)
     """
     _require_dict(ln_param, "ln_param")
     eps = _eps(ln_param, "ln_param")
@@ -287,11 +285,20 @@ def layernorm_forward(x, gamma, beta, ln_param):
     if D == 0:
         raise ValueError(f"x of shape {x.shape} has no features to normalise over (D = 0)")
     gamma, beta = _scale_and_shift(x, gamma, beta, D, "D")
+    out, cache = None, None
+    # TODO: Implement the training-time forward pass for layer norm: normalize each data point
+    # over its features, then scale and shift. Hint: this can be done by slightly modifying your
+    # training-time implementation of batch normalization.
     ### BEGIN SOLUTION
-    xhat, _, inv_std, _, _ = _standardize(x, 1, eps)
+    mu = x.mean(axis=1, keepdims=True)
+    xc = x - mu
+    var = (xc ** 2).mean(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = xc * inv_std
     out = gamma * xhat + beta
     cache = (xhat, gamma, inv_std)
     ### END SOLUTION
+    out = result_array(out, (N, D), "out", "layernorm_forward", np.result_type(x, gamma, beta))
     return out, cache
 
 
@@ -307,14 +314,23 @@ def layernorm_backward(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    xhat, gamma, inv_std = _unpack_cache(cache, 3, "layernorm_forward")
-    dout = float_array(dout, "dout")
-    check_shape(dout, xhat.shape, "dout")
+    dout = _check_dout(dout, 2, "(N, D)")
+    N, D = dout.shape
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Implement the backward pass for layer norm. Store the results in dx, dgamma and
+    # dbeta. Hint: this can be done by slightly modifying your training-time implementation of
+    # batch normalization.
     ### BEGIN SOLUTION
-    dx, _, _ = _normalization_backward(dout * gamma, xhat, inv_std, axis=1)
-    dgamma = (dout * xhat).sum(axis=0)
+    xhat, gamma, inv_std = cache
     dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    dx = inv_std / D * (D * dxhat - dxhat.sum(axis=1, keepdims=True)
+                        - xhat * (dxhat * xhat).sum(axis=1, keepdims=True))
     ### END SOLUTION
+    dtype = dout.dtype
+    dx = result_array(dx, (N, D), "dx", "layernorm_backward", dtype)
+    dgamma, dbeta = _param_gradients(dgamma, dbeta, D, "layernorm_backward", dtype)
     return dx, dgamma, dbeta
 
 
@@ -336,19 +352,23 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
     Returns a tuple of:
     - out: (N, C, H, W)
-    - cache: (bn_cache, x_shape), the ``batchnorm_forward`` cache of the reshaped input
+    - cache: whatever the backward pass needs (your choice)
     """
     x = float_array(x, "x")
     check_ndim(x, 4, "x", "(N, C, H, W)")
     N, C, H, W = x.shape
-    _check_batchnorm_call(x, gamma, beta, bn_param, "C", C, N * H * W)
-    _running_stats(bn_param, C, x.dtype, bn_param["mode"])  # only to check their shapes
+    gamma, beta, _, _, _ = _check_batchnorm_call(x, gamma, beta, bn_param, "C", C, N * H * W)
+    _running_stats(bn_param, C, x.dtype, bn_param["mode"])  # only to check them
+    out, cache = None, None
+    # TODO: Implement the forward pass for spatial batch normalization, using the vanilla
+    # version of batch normalization you implemented above. Your implementation should be very
+    # short; ours is less than five lines.
     ### BEGIN SOLUTION
     x_rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
-    out_rows, bn_cache = batchnorm_forward(x_rows, gamma, beta, bn_param)
-    out = np.ascontiguousarray(out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2))
-    cache = (bn_cache, x.shape)
+    out_rows, cache = batchnorm_forward(x_rows, gamma, beta, bn_param)
+    out = out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
     ### END SOLUTION
+    out = result_array(out, (N, C, H, W), "out", "spatial_batchnorm_forward", np.result_type(x, gamma, beta))
     return out, cache
 
 
@@ -364,15 +384,20 @@ def spatial_batchnorm_backward(dout, cache):
     - dgamma: (C,)
     - dbeta: (C,)
     """
-    bn_cache, x_shape = _unpack_cache(cache, 2, "spatial_batchnorm_forward")
-    dout = float_array(dout, "dout")
-    check_shape(dout, x_shape, "dout")
+    dout = _check_dout(dout, 4, "(N, C, H, W)")
+    N, C, H, W = dout.shape
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Implement the backward pass for spatial batch normalization, using the vanilla
+    # version of batch normalization you implemented above. Your implementation should be very
+    # short; ours is less than five lines.
     ### BEGIN SOLUTION
-    N, C, H, W = x_shape
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)
-    dx_rows, dgamma, dbeta = batchnorm_backward_alt(dout_rows, bn_cache)
-    dx = np.ascontiguousarray(dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(dout_rows, cache)
+    dx = dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
     ### END SOLUTION
+    dtype = dout.dtype
+    dx = np.ascontiguousarray(result_array(dx, (N, C, H, W), "dx", "spatial_batchnorm_backward", dtype))
+    dgamma, dbeta = _param_gradients(dgamma, dbeta, C, "spatial_batchnorm_backward", dtype)
     return dx, dgamma, dbeta
 
 
@@ -395,15 +420,15 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     and at test time.
 
     Inputs:
-    - x: (N, C, H, W) data, C divisible by G, (C // G) * H * W >= 1.
-    - gamma: (C,) or (1, C, 1, 1) per-channel scale.
-    - beta: (C,) or (1, C, 1, 1) per-channel shift.
+    - x: (N, C, H, W) data, C divisible by G, (C // G) * H * W >= 1; N = 0 gives an empty output.
+    - gamma: (C,) or (1, C, 1, 1) per-channel scale; your code sees it as (1, C, 1, 1).
+    - beta: (C,) or (1, C, 1, 1) per-channel shift; your code sees it as (1, C, 1, 1).
     - G: positive int, the number of groups.
     - gn_param: dict, optionally with 'eps' (> 0, default 1e-5).
 
     Returns a tuple of:
     - out: (N, C, H, W)
-    - cache: (xhat, gamma, beta_shape, inv_std) with xhat (N, C, H, W) and inv_std (N, G, 1)
+    - cache: (your cache, gamma's shape, beta's shape); the code you write builds the first item
     """
     _require_dict(gn_param, "gn_param")
     eps = _eps(gn_param, "gn_param")
@@ -414,20 +439,35 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         raise TypeError(f"G must be a positive integer number of groups, got {G!r}")
     if G < 1:
         raise ValueError(f"G must be a positive integer number of groups, got {G}")
+    G = int(G)
     if C % G:
         raise ValueError(f"the C = {C} channels of x cannot be split into G = {G} equal groups")
     if (C // G) * H * W == 0:
         raise ValueError(f"x of shape {x.shape} leaves no values in a group to normalise over")
     gamma = _check_group_param("gamma", gamma, C)
     beta = _check_group_param("beta", beta, C)
+    shapes = (gamma.shape, beta.shape)
+    dtype = np.result_type(x, gamma, beta)
+    if N == 0:  # nothing to normalise; the backward pass returns zero parameter gradients
+        return np.zeros(x.shape, dtype=dtype), (None, *shapes)
+    gamma, beta = gamma.reshape(1, C, 1, 1), beta.reshape(1, C, 1, 1)
+    out, cache = None, None
+    # TODO: Implement the forward pass for spatial group normalization: split the channels of
+    # each sample into G groups, normalize each group over its values, then scale and shift
+    # each channel. Hint: this will be extremely similar to the layer norm implementation; a
+    # reshape gives each group a row of its own.
     ### BEGIN SOLUTION
     groups = x.reshape(N, G, -1)  # (N, G, C // G * H * W)
-    xhat_groups, _, inv_std, _, _ = _standardize(groups, 2, eps)
-    xhat = xhat_groups.reshape(N, C, H, W)
-    out = gamma.reshape(1, C, 1, 1) * xhat + beta.reshape(1, C, 1, 1)
-    cache = (xhat, gamma, beta.shape, inv_std)
+    mu = groups.mean(axis=2, keepdims=True)
+    xc = groups - mu
+    var = (xc ** 2).mean(axis=2, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = (xc * inv_std).reshape(N, C, H, W)
+    out = gamma * xhat + beta
+    cache = (xhat, gamma, inv_std, G)
     ### END SOLUTION
-    return out, cache
+    out = result_array(out, (N, C, H, W), "out", "spatial_groupnorm_forward", dtype)
+    return out, (cache, *shapes)
 
 
 def spatial_groupnorm_backward(dout, cache):
@@ -442,16 +482,32 @@ def spatial_groupnorm_backward(dout, cache):
     - dgamma: per-channel scale gradient, in gamma's shape ((C,) or (1, C, 1, 1))
     - dbeta: per-channel shift gradient, in beta's shape
     """
-    xhat, gamma, beta_shape, inv_std = _unpack_cache(cache, 4, "spatial_groupnorm_forward")
-    dout = float_array(dout, "dout")
-    check_shape(dout, xhat.shape, "dout")
+    cache, gamma_shape, beta_shape = _unpack_cache(cache, 3, "spatial_groupnorm_forward")
+    dout = _check_dout(dout, 4, "(N, C, H, W)")
+    N, C, H, W = dout.shape
+    if N == 0:
+        return (np.zeros(dout.shape, dout.dtype), np.zeros(gamma_shape, dout.dtype),
+                np.zeros(beta_shape, dout.dtype))
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Implement the backward pass for spatial group normalization. Store the results in
+    # dx, dgamma and dbeta (dgamma and dbeta of shape (1, C, 1, 1) or (C,)). Hint: this will be
+    # extremely similar to the layer norm implementation.
     ### BEGIN SOLUTION
-    N, C, H, W = xhat.shape
-    G = inv_std.shape[1]
-    dxhat = (dout * gamma.reshape(1, C, 1, 1)).reshape(N, G, -1)  # (N, G, C // G * H * W)
-    dx, _, _ = _normalization_backward(dxhat, xhat.reshape(N, G, -1), inv_std, axis=2)
+    xhat, gamma, inv_std, G = cache
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)
+    dxhat = (dout * gamma).reshape(N, G, -1)
+    xhat_groups = xhat.reshape(N, G, -1)
+    M = xhat_groups.shape[2]  # values per group
+    dx = inv_std / M * (M * dxhat - dxhat.sum(axis=2, keepdims=True)
+                        - xhat_groups * (dxhat * xhat_groups).sum(axis=2, keepdims=True))
     dx = dx.reshape(N, C, H, W)
-    dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
-    dbeta = dout.sum(axis=(0, 2, 3)).reshape(beta_shape)
     ### END SOLUTION
-    return dx, dgamma, dbeta
+    dtype = dout.dtype
+    dx = result_array(dx, (N, C, H, W), "dx", "spatial_groupnorm_backward", dtype)
+    grads = []
+    for name, grad, shape in (("dgamma", dgamma, gamma_shape), ("dbeta", dbeta, beta_shape)):
+        if isinstance(grad, np.ndarray) and grad.shape in ((C,), (1, C, 1, 1)):
+            grad = grad.reshape(shape)  # either layout of a per-channel gradient is accepted
+        grads.append(result_array(grad, shape, name, "spatial_groupnorm_backward", dtype))
+    return (dx, *grads)

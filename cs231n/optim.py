@@ -21,14 +21,12 @@ State arrays (velocity, cache, m, v) are kept in w's dtype, so float32 weights a
 float32 arithmetic. A gradient of another floating dtype is converted to w's dtype first.
 Hyperparameters out of range raise ValueError; w and dw of different shapes raise ValueError.
 
-State arrays belong to their config: a rule updates the arrays it made itself in place, block by
-block (``_blocks``), with no full-size temporaries, which makes Adam on a 4-million-weight layer
-about 2-3x faster than writing fresh arrays. An array the caller put into a config is copied on
-first use and never written to. Two configs that share state arrays (a shallow ``dict(config)``)
-update them together; branch a config with ``copy.deepcopy``.
+The student writes the update between the START/END lines, with the state in local variables
+(v, cache, m, v, t); the given code reads the state from config before and stores it back after,
+as in the original assignment (a value the student's code put into config itself is kept).
+The state arrays handed to the student's code are new arrays: an array the caller put into a
+config is never written to.
 """
-
-import weakref
 
 import numpy as np
 
@@ -38,13 +36,6 @@ __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "scheduled_rule", "UPDATE_R
 
 # The names Solver accepts as update_rule.
 UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
-
-# Values per block of the blockwise updates: 256 KiB of each array, so that the block's
-# intermediate results stay in the CPU cache.
-_BLOCK_BYTES = 1 << 18
-
-# The state arrays the rules allocated, by id; only these are updated in place.
-_own_state = weakref.WeakValueDictionary()
 
 
 def _prepare(w, dw, config, rule):
@@ -60,38 +51,37 @@ def _prepare(w, dw, config, rule):
 
 
 def _hyper(config, key, default, rule, **bounds):
-    """Fill in ``config[key]`` with its default and return it as a float checked against bounds."""
+    """Fill in ``config[key]`` with its default and check it against bounds."""
     config.setdefault(key, default)
     return _validate.float_param(config, key, f"{rule} config", default, **bounds)
 
 
 def _state(config, key, w, rule):
-    """Return ``config[key]``, the rule's own C-contiguous state array in w's dtype, to update in
-    place. It starts as zeros like w; an array the caller supplied is copied first."""
+    """Put a fresh copy of the state ``config[key]`` (zeros like w when missing) in w's dtype into
+    config and return it: the student's code may update it in place or rebind it."""
     value = config.get(key)
     if value is None:
         value = np.zeros(w.shape, dtype=w.dtype)
     else:
-        value = np.asarray(value)  # the same object when it already is an array
+        value = _validate.float_array(np.asarray(value), f"{rule} config[{key!r}]")
         if value.shape != w.shape:
             raise ValueError(
                 f"{rule} config[{key!r}] has shape {value.shape} but w has shape {w.shape}; "
                 "was this config used for another parameter?")
-        if _own_state.get(id(value)) is value and value.dtype == w.dtype:
-            return value
-        value = np.array(value, dtype=w.dtype, order="C", copy=True)
-    _own_state[id(value)] = value
+        value = np.array(value, dtype=w.dtype)
     config[key] = value
     return value
 
 
-def _blocks(*arrays):
-    """Yield matching flat blocks of same-shaped arrays: views of the C-contiguous ones (written
-    through), copies of the others (read only)."""
-    flat = [np.ravel(a) for a in arrays]
-    size = max(1, _BLOCK_BYTES // arrays[0].itemsize)
-    for start in range(0, flat[0].size, size):
-        yield tuple(f[start:start + size] for f in flat)
+def _store_back(config, key, value, before, w, rule):
+    """config[key] = value, unless the student's code stored a new value in config itself."""
+    if config.get(key) is before:
+        config[key] = value
+    config[key] = _validate.result_array(config[key], w.shape, f"config[{key!r}]", rule, w.dtype)
+
+
+def _next_w(next_w, w, rule):
+    return _validate.result_array(next_w, w.shape, "next_w", rule, w.dtype)
 
 
 def sgd(w, dw, config=None):
@@ -118,18 +108,20 @@ def sgd_momentum(w, dw, config=None):
     - velocity: array like w, the running velocity (default zeros). Stored back in config.
     """
     w, dw, config = _prepare(w, dw, config, "sgd_momentum")
-    lr = _hyper(config, "learning_rate", 1e-2, "sgd_momentum", low=0.0, low_open=True)
-    mu = _hyper(config, "momentum", 0.9, "sgd_momentum", low=0.0, high=1.0, high_open=True)
-    v = _state(config, "velocity", w, "sgd_momentum")
+    _hyper(config, "learning_rate", 1e-2, "sgd_momentum", low=0.0, low_open=True)
+    _hyper(config, "momentum", 0.9, "sgd_momentum", low=0.0, high=1.0, high_open=True)
+    v = velocity = _state(config, "velocity", w, "sgd_momentum")
 
+    next_w = None
+    # TODO: Implement the momentum update formula. Store the updated value in the next_w
+    # variable. You should also use and update the velocity v.
     ### BEGIN SOLUTION
-    next_w = np.empty(w.shape, dtype=w.dtype)
-    for w_b, dw_b, v_b, out in _blocks(w, dw, v, next_w):
-        v_b *= mu
-        v_b -= lr * dw_b
-        np.add(w_b, v_b, out=out)
+    v = config["momentum"] * v - config["learning_rate"] * dw
+    next_w = w + v
     ### END SOLUTION
-    return next_w, config
+    _store_back(config, "velocity", v, velocity, w, "sgd_momentum")  # config['velocity'] = v
+
+    return _next_w(next_w, w, "sgd_momentum"), config
 
 
 def rmsprop(w, dw, config=None):
@@ -145,23 +137,21 @@ def rmsprop(w, dw, config=None):
     - cache: array like w, the moving average of dw**2 (default zeros). Stored back in config.
     """
     w, dw, config = _prepare(w, dw, config, "rmsprop")
-    lr = _hyper(config, "learning_rate", 1e-2, "rmsprop", low=0.0, low_open=True)
-    decay = _hyper(config, "decay_rate", 0.99, "rmsprop", low=0.0, high=1.0, high_open=True)
-    eps = _hyper(config, "epsilon", 1e-8, "rmsprop", low=0.0, low_open=True)
-    cache = _state(config, "cache", w, "rmsprop")
+    _hyper(config, "learning_rate", 1e-2, "rmsprop", low=0.0, low_open=True)
+    _hyper(config, "decay_rate", 0.99, "rmsprop", low=0.0, high=1.0, high_open=True)
+    _hyper(config, "epsilon", 1e-8, "rmsprop", low=0.0, low_open=True)
+    cache = cache_before = _state(config, "cache", w, "rmsprop")
 
+    next_w = None
+    # TODO: Implement the RMSprop update formula, storing the next value of w in the next_w
+    # variable. Use and update the moving average of squared gradients in cache.
     ### BEGIN SOLUTION
-    next_w = np.empty(w.shape, dtype=w.dtype)
-    for w_b, dw_b, cache_b, out in _blocks(w, dw, cache, next_w):
-        cache_b *= decay
-        cache_b += (1 - decay) * (dw_b * dw_b)
-        denominator = np.sqrt(cache_b)
-        denominator += eps
-        np.divide(dw_b, denominator, out=out)
-        out *= -lr
-        out += w_b
+    cache = config["decay_rate"] * cache + (1 - config["decay_rate"]) * dw ** 2
+    next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
     ### END SOLUTION
-    return next_w, config
+    _store_back(config, "cache", cache, cache_before, w, "rmsprop")  # config['cache'] = cache
+
+    return _next_w(next_w, w, "rmsprop"), config
 
 
 def adam(w, dw, config=None):
@@ -181,34 +171,36 @@ def adam(w, dw, config=None):
       All three are stored back in config.
     """
     w, dw, config = _prepare(w, dw, config, "adam")
-    lr = _hyper(config, "learning_rate", 1e-3, "adam", low=0.0, low_open=True)
-    beta1 = _hyper(config, "beta1", 0.9, "adam", low=0.0, high=1.0, high_open=True)
-    beta2 = _hyper(config, "beta2", 0.999, "adam", low=0.0, high=1.0, high_open=True)
-    eps = _hyper(config, "epsilon", 1e-8, "adam", low=0.0, low_open=True)
-    m = _state(config, "m", w, "adam")
-    v = _state(config, "v", w, "adam")
+    _hyper(config, "learning_rate", 1e-3, "adam", low=0.0, low_open=True)
+    _hyper(config, "beta1", 0.9, "adam", low=0.0, high=1.0, high_open=True)
+    _hyper(config, "beta2", 0.999, "adam", low=0.0, high=1.0, high_open=True)
+    _hyper(config, "epsilon", 1e-8, "adam", low=0.0, low_open=True)
+    m = m_before = _state(config, "m", w, "adam")
+    v = v_before = _state(config, "v", w, "adam")
     config.setdefault("t", 0)
-    t = _validate.int_param(config, "t", "adam config", 0)
-
-    ### BEGIN SOLUTION
-    t += 1
-    step = lr / (1 - beta1**t)  # lr * m_hat = step * m
-    v_scale = 1 / np.sqrt(1 - beta2**t)  # sqrt(v_hat) = v_scale * sqrt(v)
-    next_w = np.empty(w.shape, dtype=w.dtype)
-    for w_b, dw_b, m_b, v_b, out in _blocks(w, dw, m, v, next_w):
-        m_b *= beta1
-        m_b += (1 - beta1) * dw_b
-        v_b *= beta2
-        v_b += (1 - beta2) * (dw_b * dw_b)
-        denominator = np.sqrt(v_b)
-        denominator *= v_scale
-        denominator += eps
-        np.divide(m_b, denominator, out=out)
-        out *= -step
-        out += w_b
+    t = t_before = _validate.int_param(config, "t", "adam config", 0)
     config["t"] = t
+
+    next_w = None
+    # TODO: Implement the Adam update formula, storing the next value of w in the next_w
+    # variable. Use and update the m, v and t variables. NOTE: in order to match the reference
+    # output, modify t _before_ using it in any calculations.
+    ### BEGIN SOLUTION
+    t = t + 1
+    m = config["beta1"] * m + (1 - config["beta1"]) * dw
+    v = config["beta2"] * v + (1 - config["beta2"]) * dw ** 2
+    m_hat = m / (1 - config["beta1"] ** t)
+    v_hat = v / (1 - config["beta2"] ** t)
+    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
     ### END SOLUTION
-    return next_w, config
+    # config['m'], config['v'], config['t'] = m, v, t
+    _store_back(config, "m", m, m_before, w, "adam")
+    _store_back(config, "v", v, v_before, w, "adam")
+    if config["t"] == t_before:
+        config["t"] = t
+    config["t"] = _validate.int_param(config, "t", "adam config", 0)
+
+    return _next_w(next_w, w, "adam"), config
 
 
 def scheduled_rule(rule, total_steps, warmup_steps=0, final_fraction=0.0):

@@ -42,7 +42,7 @@ import tempfile
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import optim
+from . import _validate, optim
 
 CHECKPOINT_FORMAT = "cs231n-solver-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -65,14 +65,7 @@ def _update_rules():
 
 
 def _int_option(value, name, minimum, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        expected = "an integer or None" if allow_none else "an integer"
-        raise TypeError(f"{name} must be {expected}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return _validate.int_value(value, name, minimum, allow_none=allow_none)
 
 
 def _check_xy(X, y, x_name, y_name):

@@ -200,6 +200,11 @@ def test_conv_relu_pool_ties_and_negative_windows_match_naive_chain():
     """Zero filters make every conv output equal its bias: filter 0 gives windows of tied positive
     maxima, filter 1 windows of tied negative values. The gradients must equal the naive chain
     conv -> relu -> pool (ties go to the first maximum; negative windows pass nothing)."""
+    # In the student release the naive max pool is the student's code, which may copy a tied
+    # window's gradient to every maximum (accepted, see max_pool_backward_naive).
+    _, tie_cache = max_pool_forward_naive(np.zeros((1, 1, 1, 2)), {"pool_height": 1, "pool_width": 2, "stride": 1})
+    if max_pool_backward_naive(np.ones((1, 1, 1, 1)), tie_cache)[0, 0, 0, 1] != 0:
+        pytest.skip("the naive max pool copies ties (accepted; see max_pool_backward_naive)")
     rng = _rng(27)
     x = rng.normal(size=(2, 3, 6, 6))
     w = np.zeros((2, 3, 3, 3))

@@ -196,7 +196,7 @@ def test_dropout_non_array_input():
         dropout_forward([1.0, 2.0], {"mode": "train", "p": 0.5})
 
 
-@pytest.mark.parametrize("mode", ["train", "test"])
+@pytest.mark.parametrize("mode", ["train"])  # test mode passes dout through, of any shape
 def test_dropout_backward_dout_wrong_shape(mode):
     _, cache = dropout_forward(np.ones((3, 4)), {"mode": mode, "p": 0.5})
     with pytest.raises(ValueError, match=r"dout must have shape \(3, 4\), got \(3, 5\)"):
@@ -382,3 +382,18 @@ def test_integer_inputs_are_promoted_to_float64():
     out, _ = relu_forward(np.array([[-1, 2]]))
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, [[0.0, 2.0]])
+
+
+# --- what a student's region computed: checked by the given code after it -------------------------
+
+def test_result_of_the_wrong_shape_names_the_function_and_the_fix():
+    from cs231n._validate import result_array
+    with pytest.raises(ValueError, match=r"affine_backward: db has shape \(1, 3\) but must have shape "
+                                         r"\(3,\) \(drop the extra axis of length 1"):
+        result_array(np.zeros((1, 3)), (3,), "db", "affine_backward")
+    with pytest.raises(ValueError, match=r"relu_forward: out is None; the code between the START/END"):
+        result_array(None, (2, 2), "out", "relu_forward")
+    with pytest.raises(TypeError, match="must be a numpy array of shape"):
+        result_array([1.0, 2.0], (2,), "dx", "relu_backward")
+    got = result_array(np.ones(2), (2,), "dx", "relu_backward", np.float32)
+    assert got.dtype == np.float32

