@@ -285,5 +285,39 @@ def test_interrupt_stops_workers_and_removes_scratch(tmp_path, sig):
     assert "interrupted" in err
     assert list(scratch.iterdir()) == [] and not out.exists()
     time.sleep(0.5)
-    leftovers = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True).stdout.split()
+    leftovers = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p, str(scratch))]
     assert leftovers == []
+
+
+def _reads(path, needle):
+    try:
+        return needle.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
+def test_feedback_can_hide_hidden_checks():
+    from course.batch import feedback_html, summarize
+    checks = [{"id": "Q1.a", "title": "public one", "part": "Q1", "points": 2, "earned": 2, "status": "pass",
+               "message": "", "visibility": "visible"},
+              {"id": "Q1.b", "title": "secret edge case", "part": "Q1", "points": 3, "earned": 0, "status": "fail",
+               "message": "expected 7 at N = 1", "visibility": "hidden"}]
+    row = summarize({"student": "x", "status": "graded", "problems": [], "notes": [], "checks": checks,
+                     "notebook_items": []})
+    assert "secret edge case" in feedback_html(row, 5)
+    page = feedback_html(row, 5, hide_hidden=True)
+    assert "secret edge case" not in page and "expected 7" not in page
+    assert "1 hidden checks" in page and "0 / 3" in page and "public one" in page
+
+
+@pytest.mark.parametrize("field, value, words", [("flags", 1, "encrypted"), ("method", 99, "unsupported compression")])
+def test_encrypted_or_unsupported_members_are_refused(tmp_path, field, value, words):
+    z = _zip(tmp_path / "e.zip", {"a2/cs231n/__init__.py": "x = 1\n"})
+    data = bytearray(z.read_bytes())
+    local, central = data.find(b"PK\x03\x04"), data.rfind(b"PK\x01\x02")
+    offsets = {"flags": (local + 6, central + 8), "method": (local + 8, central + 10)}[field]
+    for at in offsets:
+        data[at:at + 2] = value.to_bytes(2, "little")
+    z.write_bytes(bytes(data))
+    with pytest.raises(SubmissionError, match=words):
+        extract_zip(z, tmp_path / "d")

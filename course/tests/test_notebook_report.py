@@ -139,8 +139,8 @@ def test_load_config_rejects_typos(tmp_path):
         notebook_report.load_config(path)
 
 
-def test_real_release_and_instructor_notebooks(tmp_path):
-    """The instructor's run notebooks, in a submission's format, pass every item."""
+def test_real_release_notebooks(tmp_path):
+    """The release's notebooks with the textbook cells, run in order, pass the structural items."""
     reference = build_reference()
     assert {"FullyConnectedNets.ipynb", "ConvolutionalNetworks.ipynb"} <= set(reference["notebooks"])
     fakeclass.write_folder(tmp_path, fakeclass.submission_files())
