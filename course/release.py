@@ -24,11 +24,21 @@ Answers to inline questions
     ``<!-- END ANSWER -->``; the release replaces the region by ``*Your answer:* _fill this in_``.
     These HTML comments are invisible when the instructor notebook is rendered.
 
-Marker rules (all violations are reported together, as ``file:line``, and nothing is written):
-a marker line contains only the marker (plus indentation); every BEGIN has its END, with the
-same indentation and no nesting; solution markers may not appear in markdown cells nor answer
-markers in code cells; a comment line that looks like a solution marker but is not exactly one
-(``## BEGIN SOLUTION``, ``### END SOLUTION here``) is an error, so a typo cannot leak a solution.
+Two editions from one source
+    - Whole cells: a notebook cell tagged ``instructor`` (cell metadata ``tags``) is left out of the
+      release (reference loops, checks against the instructor's own code); a cell tagged
+      ``student`` is kept (the tag is removed). Student cells run in the instructor edition too,
+      so CI checks them (e.g. stored expected values against the reference implementation).
+    - Instructor-only lines: ``### BEGIN INSTRUCTOR`` ... ``### END INSTRUCTOR`` in ``.py`` files
+      and code cells, ``<!-- BEGIN INSTRUCTOR -->`` ... ``<!-- END INSTRUCTOR -->`` in markdown
+      cells; the release removes them with their content.
+    - Student-only text: in markdown cells, the lines between ``<!-- BEGIN STUDENT`` and
+      ``END STUDENT -->`` form one HTML comment, invisible in the instructor edition; the release
+      removes the two marker lines and keeps the text (which may not contain ``-->``).
+    - nbval's comment lines (``# NBVAL_CHECK_OUTPUT`` and the other ``# NBVAL_...`` directives)
+      are instructor-side: the release removes them.
+    - Whole files: ``NAME.student.EXT`` ships as ``NAME.EXT`` and the instructor's ``NAME.EXT``
+      stays out (``README.student.md`` becomes the release's ``README.md``).
 
 What the release contains
     The files of the source: the git-tracked files when the source is a git checkout (``git
@@ -39,6 +49,9 @@ What the release contains
     a pattern with a ``/`` is matched against the whole relative path, one without against the
     file name, ``*`` and ``?`` as in the shell). Notebooks lose their outputs and execution counts.
     A ``.release-manifest`` (sha256 and path of every file) marks the folder as a release.
+    Symbolic links (to files or folders, tracked or not) are never followed: a link that
+    ``.release-exclude`` does not leave out is an error, since it could bring files from outside
+    the tree into the release.
 
 The output is deterministic: the same source gives byte-identical files and zip (sorted entries,
 fixed timestamps and permissions). The tree is built in a temporary folder and renamed into
@@ -72,6 +85,16 @@ ANSWER_BEGIN = "<!-- BEGIN ANSWER -->"
 ANSWER_END = "<!-- END ANSWER -->"
 ANSWER_PLACEHOLDER = "*Your answer:* _fill this in_"
 CELL_STUB_MESSAGE = "TODO: write the code of this cell"
+INSTRUCTOR_BEGIN = "### BEGIN INSTRUCTOR"
+INSTRUCTOR_END = "### END INSTRUCTOR"
+MD_INSTRUCTOR_BEGIN = "<!-- BEGIN INSTRUCTOR -->"
+MD_INSTRUCTOR_END = "<!-- END INSTRUCTOR -->"
+MD_STUDENT_BEGIN = "<!-- BEGIN STUDENT"
+MD_STUDENT_END = "END STUDENT -->"
+INSTRUCTOR_TAG = "instructor"
+STUDENT_TAG = "student"
+EDITION_TAGS = (INSTRUCTOR_TAG, STUDENT_TAG)
+STUDENT_SUFFIX = ".student"  # README.student.md ships as README.md (and README.md stays out)
 
 EXCLUDE_FILE = ".release-exclude"
 MANIFEST = ".release-manifest"
@@ -86,8 +109,15 @@ STANDARD_EXCLUDES = (
     "datasets/*.sha256", "*.pyc", "*.pyo", "*.npz", "*.zip", ".DS_Store", EXCLUDE_FILE, MANIFEST,
 )
 
-_SOLUTION_LOOKALIKE = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
-_ANSWER_LOOKALIKE = re.compile(r"<!--\s*(BEGIN|END)\s+ANSWER\s*-->", re.IGNORECASE)
+# A line that looks like a marker: BEGIN/END, then SOLUTION, ANSWER, INSTRUCTOR or STUDENT (any
+# case, separators " ", "_" or "-", a plural "S"), after a comment opener or at the start of the
+# line. Every such line must be exactly one of the valid markers of its place, else it is an error.
+_MARKER_WORDS = r"(BEGIN|END)[\s_-]*(SOLUTION|ANSWER|INSTRUCTOR|STUDENT)S?\b"
+_LOOKALIKE = re.compile(r"^\s*(#+|//+|<!--|%+|;+|--|\*|\"\"\"|\'\'\')?\s*" + _MARKER_WORDS
+                        + r"|<!--\s*" + _MARKER_WORDS + r"|" + _MARKER_WORDS + r"\s*-->", re.IGNORECASE)
+_SOLUTION_LOOKALIKE = _LOOKALIKE  # kept for callers of the previous name
+_ANSWER_LOOKALIKE = _LOOKALIKE
+_NBVAL_COMMENT = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")
 
 
 class ReleaseError(Exception):
@@ -163,16 +193,81 @@ def replace_regions(lines, regions, stub, student_markers=False):
     return out
 
 
+# Which markers each place may hold: {kind: (begin, end)}; kinds are handled in _apply.
+PY_MARKERS = {"solution": (SOLUTION_BEGIN, SOLUTION_END), "instructor": (INSTRUCTOR_BEGIN, INSTRUCTOR_END)}
+CODE_CELL_MARKERS = PY_MARKERS
+MARKDOWN_MARKERS = {"answer": (ANSWER_BEGIN, ANSWER_END),
+                    "instructor": (MD_INSTRUCTOR_BEGIN, MD_INSTRUCTOR_END),
+                    "student": (MD_STUDENT_BEGIN, MD_STUDENT_END)}
+_MARKER_NAMES = {SOLUTION_BEGIN: "solution", SOLUTION_END: "solution", ANSWER_BEGIN: "answer",
+                 ANSWER_END: "answer", INSTRUCTOR_BEGIN: "instructor", INSTRUCTOR_END: "instructor",
+                 MD_INSTRUCTOR_BEGIN: "instructor", MD_INSTRUCTOR_END: "instructor",
+                 MD_STUDENT_BEGIN: "student", MD_STUDENT_END: "student"}
+_HINTS = {("solution", "a markdown cell"): f" (use {ANSWER_BEGIN!r})",
+          ("instructor", "a markdown cell"): f" (use {MD_INSTRUCTOR_BEGIN!r})",
+          ("instructor", "a code cell"): f" (use {INSTRUCTOR_BEGIN!r})",
+          ("instructor", "a .py file"): f" (use {INSTRUCTOR_BEGIN!r})"}
+
+
+def scan_markers(lines, allowed, where, place):
+    """Find the regions of every kind in ``allowed`` ({kind: (begin, end)}) in ``lines``.
+
+    Returns ``({kind: [(first, last), ...]}, errors)``. A line holding a valid marker of another
+    place, or anything that looks like a marker without being exactly an allowed one, is an
+    error; so are regions of different kinds that overlap.
+    """
+    valid = {m for pair in allowed.values() for m in pair}
+    errors = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text in valid:
+            continue
+        if text in _MARKER_NAMES:
+            kind = _MARKER_NAMES[text]
+            errors.append(f"{where}:{i + 1}: {kind} marker in {place}{_HINTS.get((kind, place), '')}")
+        elif _LOOKALIKE.search(line):
+            choices = " or ".join(repr(m) for m in sorted(valid)) or "nothing (no markers allowed here)"
+            errors.append(f"{where}:{i + 1}: looks like a marker but is not exactly {choices}: {text!r}")
+    found = {}
+    for kind, (begin, end) in allowed.items():
+        regions, errs = find_regions(lines, begin, end, where)
+        found[kind] = regions
+        errors += errs
+    spans = sorted((first, last, kind) for kind, regions in found.items() for first, last in regions)
+    for (f1, l1, k1), (f2, _, k2) in zip(spans, spans[1:]):
+        if f2 <= l1:
+            errors.append(f"{where}:{f2 + 1}: {k2} region inside the {k1} region opened at line {f1 + 1}")
+    if any(kind == "student" for kind in found):
+        for first, last in found["student"]:
+            errors += [f"{where}:{j + 1}: '-->' inside a student region (it would end the comment)"
+                       for j in range(first + 1, last) if "-->" in lines[j]]
+    return found, errors
+
+
 def _enclosing_functions(source, rel):
-    """Map line number (1-based) -> qualified name of the innermost function containing it."""
+    """Map line number (1-based) -> qualified name of the innermost function whose body holds it.
+
+    A function's body starts on the line after its header (so a region may be the first thing
+    in the body, before any statement or docstring) and ends at its last line.
+    """
     tree = ast.parse(source, filename=rel)
     spans = []
+
+    def header_end(func):
+        # the last line of the signature: the line of the colon before the first statement
+        last = func.lineno
+        for node in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs,
+                     func.args.vararg, func.args.kwarg, func.returns,
+                     *func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)):
+            if node is not None:
+                last = max(last, node.end_lineno)
+        return min(last, func.body[0].lineno - 1) if func.body[0].lineno > func.lineno else last
 
     def visit(node, prefix):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 name = prefix + child.name
-                spans.append((child.body[0].lineno, child.end_lineno, name))
+                spans.append((header_end(child) + 1, child.end_lineno, name))
                 visit(child, name + ".")
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + ".")
@@ -188,16 +283,27 @@ def _enclosing_functions(source, rel):
     return lookup
 
 
+def _drop_lines(lines, regions, keep_inside=False):
+    """``lines`` without each region (markers included); with ``keep_inside`` only the two
+    marker lines go (the region's content stays, dedented to nothing: markdown)."""
+    drop = set()
+    for first, last in regions:
+        drop.update((first, last) if keep_inside else range(first, last + 1))
+    return [line for i, line in enumerate(lines) if i not in drop]
+
+
+def _solution_stub(rel, names):
+    return lambda indent, first: f'raise NotImplementedError("TODO: implement {names[first]} ({rel})")'
+
+
 def release_python(text, rel):
     """Release one ``.py`` file. Returns ``(new_text, n_regions)``; raises ReleaseError."""
     lines = text.splitlines(keepends=True)
-    regions, errors = find_regions(lines, SOLUTION_BEGIN, SOLUTION_END, rel, _SOLUTION_LOOKALIKE)
-    for i, line in enumerate(lines):
-        if line.strip() in (ANSWER_BEGIN, ANSWER_END):
-            errors.append(f"{rel}:{i + 1}: answer marker in a .py file")
+    found, errors = scan_markers(lines, PY_MARKERS, rel, "a .py file")
     if errors:
         raise ReleaseError(errors)
-    if not regions:
+    regions = found["solution"]
+    if not regions and not found["instructor"]:
         return text, 0
     try:
         lookup = _enclosing_functions(text, rel)
@@ -212,9 +318,8 @@ def release_python(text, rel):
         names[first] = name
     if errors:
         raise ReleaseError(errors)
-    new = "".join(replace_regions(
-        lines, regions, lambda indent, first: f'raise NotImplementedError("TODO: implement {names[first]} ({rel})")',
-        student_markers=True))
+    stubbed = replace_regions(lines, regions, _solution_stub(rel, names), student_markers=True)
+    new = "".join(_drop_lines(stubbed, _reindex(stubbed, INSTRUCTOR_BEGIN, INSTRUCTOR_END)))
     try:
         compile(new, rel, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -223,50 +328,125 @@ def release_python(text, rel):
     return new, len(regions)
 
 
+def release_text(text, rel):
+    """Check a text file the release copies as it is: no line may look like a marker."""
+    errors = [f"{rel}:{i + 1}: looks like a marker, but the release processes markers only in .py "
+              f"files and notebooks: {line.strip()!r}"
+              for i, line in enumerate(text.splitlines()) if _LOOKALIKE.search(line)]
+    if errors:
+        raise ReleaseError(errors)
+    return text
+
+
 def _cell_lines(cell):
     source = cell.get("source", "")
     return ("".join(source) if isinstance(source, list) else source).splitlines(keepends=True)
 
 
+def _cell_tags(cell, where, errors):
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    if not isinstance(tags, list):
+        errors.append(f"{where}: cell metadata 'tags' is not a list")
+        return set()
+    mine = {t for t in tags if isinstance(t, str) and t.lower() in EDITION_TAGS}
+    odd = [t for t in tags if isinstance(t, str) and t.lower() in EDITION_TAGS and t not in EDITION_TAGS]
+    errors += [f"{where}: cell tag {t!r}: write it in lower case" for t in odd]
+    if INSTRUCTOR_TAG in mine and STUDENT_TAG in mine:
+        errors.append(f"{where}: a cell cannot be tagged both {INSTRUCTOR_TAG!r} and {STUDENT_TAG!r}")
+    return mine
+
+
 def release_notebook(text, rel):
-    """Release one notebook (JSON text). Returns ``(new_text, n_regions, n_answers)``."""
+    """Release one notebook (JSON text). Returns ``(new_text, n_regions, n_answers)``.
+
+    Cells tagged ``instructor`` are left out, the tag ``student`` is removed (the cell stays);
+    instructor-only regions are removed, student-only markdown regions unwrapped, solution
+    regions stubbed, answers blanked, nbval comment lines (``# NBVAL_CHECK_OUTPUT``) removed,
+    outputs and execution counts cleared.
+    """
     try:
         nb = json.loads(text)
         cells = nb["cells"]
+        if not isinstance(cells, list):
+            raise TypeError("'cells' is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise ReleaseError([f"{rel}: not a valid notebook ({exc})"]) from None
-    errors, n_regions, n_answers = [], 0, 0
+    errors, n_regions, n_answers, kept = [], 0, 0, []
     for index, cell in enumerate(cells, start=1):
         where = f"{rel}: cell {index}, line"
+        tag_errors = []
+        tags = _cell_tags(cell, f"{rel}: cell {index}", tag_errors)
+        errors += tag_errors
         lines = _cell_lines(cell)
         kind = cell.get("cell_type")
         if kind == "code":
-            regions, errs = find_regions(lines, SOLUTION_BEGIN, SOLUTION_END, where, _SOLUTION_LOOKALIKE)
-            errs += [f"{where}:{i + 1}: answer marker in a code cell" for i, line in enumerate(lines)
-                     if _ANSWER_LOOKALIKE.search(line)]
-            lines = replace_regions(lines, regions, lambda indent, first: f'raise NotImplementedError("{CELL_STUB_MESSAGE}")',
-                                    student_markers=True)
-            n_regions += len(regions)
+            found, errs = scan_markers(lines, CODE_CELL_MARKERS, where, "a code cell")
+            if not errs:
+                lines = replace_regions(lines, found["solution"],
+                                        lambda indent, first: f'raise NotImplementedError("{CELL_STUB_MESSAGE}")',
+                                        student_markers=True)
+                lines = _drop_lines(lines, _reindex(lines, INSTRUCTOR_BEGIN, INSTRUCTOR_END))
+                lines = [line for line in lines if not _NBVAL_COMMENT.match(line)]
+                if found["instructor"]:
+                    lines = _squeeze_blank_lines(lines)
+                n_regions += len(found["solution"])
             cell["outputs"] = []
             cell["execution_count"] = None
         elif kind == "markdown":
-            regions, errs = find_regions(lines, ANSWER_BEGIN, ANSWER_END, where, _ANSWER_LOOKALIKE)
-            errs += [f"{where}:{i + 1}: solution marker in a markdown cell (use {ANSWER_BEGIN!r})"
-                     for i, line in enumerate(lines) if _SOLUTION_LOOKALIKE.search(line)]
-            lines = replace_regions(lines, regions, lambda indent, first: ANSWER_PLACEHOLDER)
-            n_answers += len(regions)
+            found, errs = scan_markers(lines, MARKDOWN_MARKERS, where, "a markdown cell")
+            if not errs:
+                n_answers += len(found["answer"])
+                lines = replace_regions(lines, found["answer"], lambda indent, first: ANSWER_PLACEHOLDER)
+                lines = _drop_lines(lines, _reindex(lines, MD_INSTRUCTOR_BEGIN, MD_INSTRUCTOR_END))
+                lines = _drop_lines(lines, _reindex(lines, MD_STUDENT_BEGIN, MD_STUDENT_END), keep_inside=True)
+                if found["instructor"] or found["student"]:
+                    lines = _squeeze_blank_lines(lines)
         else:
             errs = [f"{where}:{i + 1}: marker in a {kind} cell" for i, line in enumerate(lines)
-                    if _SOLUTION_LOOKALIKE.search(line) or _ANSWER_LOOKALIKE.search(line)]
+                    if _LOOKALIKE.search(line) or line.strip() in _MARKER_NAMES]
         errors.extend(errs)
+        if INSTRUCTOR_TAG in tags:
+            continue
         cell["source"] = lines
         if isinstance(cell.get("metadata"), dict):
             cell["metadata"].pop("execution", None)
+            if "tags" in cell["metadata"]:
+                rest = [t for t in cell["metadata"]["tags"] if t not in EDITION_TAGS]
+                if rest:
+                    cell["metadata"]["tags"] = rest
+                else:
+                    del cell["metadata"]["tags"]
+        if kind == "markdown" and not "".join(lines).strip():
+            continue  # everything in it was instructor-only
+        kept.append(cell)
     if errors:
         raise ReleaseError(errors)
+    nb["cells"] = kept
     if isinstance(nb.get("metadata"), dict):
         nb["metadata"].pop("widgets", None)
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", n_regions, n_answers
+
+
+def _reindex(lines, begin, end):
+    """The (first, last) regions of ``begin ... end`` in lines already checked by scan_markers."""
+    regions, _ = find_regions(lines, begin, end, "")
+    return regions
+
+
+def _squeeze_blank_lines(lines):
+    """Collapse the runs of blank lines left where regions were removed; drop leading and
+    trailing blank lines (the cell's last line then has no newline, as notebooks store it)."""
+    out = []
+    for line in lines:
+        if not line.strip() and (not out or not out[-1].strip()):
+            continue
+        out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    if out:
+        out[-1] = out[-1].rstrip("\r\n")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,11 +472,12 @@ def is_excluded(rel, patterns):
         anchored = pattern.startswith("/")
         pat = pattern.strip("/")
         if pattern.endswith("/"):
-            # a folder: match any leading run of parts (anchored: only from the top)
-            starts = [0] if anchored else range(len(parts) - 1)
+            # a folder: match any leading run of parts (anchored: only from the top); the path
+            # may also be the folder itself (a symbolic link to a folder is listed that way)
+            starts = [0] if anchored else range(len(parts))
             depth = len(PurePosixPath(pat).parts)
             if any(fnmatch.fnmatchcase("/".join(parts[s:s + depth]), pat)
-                   for s in starts if s + depth < len(parts)):
+                   for s in starts if s + depth <= len(parts)):
                 return True
         elif "/" in pat or anchored:
             if fnmatch.fnmatchcase(rel, pat):
@@ -330,7 +511,8 @@ def list_files(source, use_git=True, include_untracked=False, skip_dirs=()):
     source = Path(source)
     files = _git_files(source, include_untracked) if use_git else None
     if files is not None:
-        files = [f for f in files if (source / f).is_file()]
+        # symlinks stay in the list (build_release refuses them unless excluded); deleted files go
+        files = [f for f in files if (source / f).is_symlink() or (source / f).is_file()]
         releases = {d for f in files for d in PurePosixPath(f).parents
                     if d.parts and (source / d / MANIFEST).is_file()}
         return [f for f in files if not releases.intersection(PurePosixPath(f).parents)], "git"
@@ -344,10 +526,30 @@ def list_files(source, use_git=True, include_untracked=False, skip_dirs=()):
             and d not in (".git", ".venv", "venv", "__pycache__")
             and not os.path.isfile(os.path.join(dirpath, d, MANIFEST)))
         rel_dir = Path(dirpath).relative_to(source)
-        for name in filenames:
-            if os.path.isfile(os.path.join(dirpath, name)):
+        # os.walk does not descend into linked folders; list the links (files and folders) so
+        # that build_release can refuse them unless .release-exclude leaves them out
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = [d for d in dirnames if d not in links]
+        for name in filenames + links:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full) or os.path.isfile(full):
                 found.append((rel_dir / name).as_posix())
     return sorted(found), "walk"
+
+
+def _student_target(rel):
+    """``README.md`` for ``README.student.md`` (the student edition of a file), else None."""
+    path = PurePosixPath(rel)
+    stem = path.stem
+    if path.suffix and stem.endswith(STUDENT_SUFFIX) and stem != STUDENT_SUFFIX:
+        return str(path.with_name(stem[: -len(STUDENT_SUFFIX)] + path.suffix))
+    return None
+
+
+def _linked_parent(source, rel):
+    """True if a folder on the way to ``rel`` inside ``source`` is a symbolic link."""
+    parts = PurePosixPath(rel).parts[:-1]
+    return any((source / Path(*parts[:k])).is_symlink() for k in range(1, len(parts) + 1))
 
 
 def build_release(source, use_git=True, include_untracked=False, skip_dirs=()):
@@ -362,31 +564,45 @@ def build_release(source, use_git=True, include_untracked=False, skip_dirs=()):
     candidates, mode = list_files(source, use_git, include_untracked, skip_dirs)
     files, left_out, errors = {}, [], []
     counts = {"regions": 0, "answers": 0, "notebooks": 0}
+    student_copies = {_student_target(rel): rel for rel in candidates if _student_target(rel)}
     for rel in candidates:
-        if is_excluded(rel, patterns):
+        target = _student_target(rel) or rel
+        if is_excluded(rel, patterns) or rel in student_copies:
             left_out.append(rel)
             continue
         path = source / rel
+        if path.is_symlink() or _linked_parent(source, rel):
+            errors.append(f"{rel}: is a symbolic link; the release never follows links (a link could "
+                          f"bring in files from outside the tree): replace it by the file or folder "
+                          f"it points to, or list it in {EXCLUDE_FILE}")
+            continue
+        if not path.is_file():
+            continue
         data = path.read_bytes()
         fmode = 0o755 if os.access(path, os.X_OK) else 0o644
         try:
             if rel.endswith(".py"):
-                text, n = release_python(data.decode("utf-8"), rel)
+                text, n = release_python(data.decode("utf-8"), target)
                 data = text.encode("utf-8")
                 counts["regions"] += n
             elif rel.endswith(".ipynb"):
-                text, n, a = release_notebook(data.decode("utf-8"), rel)
+                text, n, a = release_notebook(data.decode("utf-8"), target)
                 data = text.encode("utf-8")
                 counts["regions"] += n
                 counts["answers"] += a
                 counts["notebooks"] += 1
+            elif b"\0" not in data:
+                try:
+                    release_text(data.decode("utf-8"), rel)
+                except UnicodeDecodeError:
+                    pass  # not text: a binary file cannot hold a marker line
         except ReleaseError as exc:
             errors.extend(exc.errors)
             continue
         except UnicodeDecodeError as exc:
             errors.append(f"{rel}: not UTF-8 text ({exc.reason})")
             continue
-        files[rel] = (data, fmode)
+        files[target] = (data, fmode)
     if errors:
         raise ReleaseError(errors)
     manifest = "".join(f"{hashlib.sha256(data).hexdigest()}  {rel}\n" for rel, (data, _) in sorted(files.items()))

@@ -202,3 +202,94 @@ def plot_solver_history(solver_or_solvers, labels=None, figsize=None, title=None
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+NORMALIZATION_KINDS = ("batch", "layer", "instance", "group")
+
+
+def normalization_blocks(kind, N, C, groups=2, sample=0, channel=0):
+    """Which (n, c) columns of an (N, C, H*W) block share one mean and variance.
+
+    Inputs:
+    - kind: "batch", "layer", "instance" or "group".
+    - N, C: batch size and number of channels (positive integers).
+    - groups: G, the number of channel groups for "group" (must divide C).
+    - sample, channel: the sample and the channel whose statistics are shown.
+
+    Returns: a boolean array of shape (N, C), True where the values (over all of H*W) are
+    normalised together with those of (sample, channel).
+    """
+    if kind not in NORMALIZATION_KINDS:
+        raise ValueError(f"kind must be one of {NORMALIZATION_KINDS}, got {kind!r}")
+    for name, value in (("N", N), ("C", C), ("groups", groups)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if C % groups:
+        raise ValueError(f"groups={groups} must divide C={C}")
+    if not (0 <= sample < N and 0 <= channel < C):
+        raise ValueError(f"sample={sample} and channel={channel} must index an ({N}, {C}) block")
+    shaded = np.zeros((N, C), dtype=bool)
+    if kind == "batch":
+        shaded[:, channel] = True
+    elif kind == "layer":
+        shaded[sample, :] = True
+    elif kind == "instance":
+        shaded[sample, channel] = True
+    else:
+        size = C // groups
+        first = channel // size * size
+        shaded[sample, first:first + size] = True
+    return shaded
+
+
+def plot_normalization_groups(N=4, C=6, groups=2, figsize=(14, 4), color="tab:blue"):
+    """Draw batch, layer, instance and group normalization as shaded blocks of a feature map.
+
+    Each panel is the activation block of a layer, with the batch axis N, the channel axis C and
+    the spatial positions H*W (flattened to one axis) as the three edges of a box; the shaded
+    columns are the values normalised together with one mean and one variance (those of sample 0,
+    channel 0). As in Wu and He's figure (Group Normalization, 2018).
+
+    Inputs:
+    - N, C: how many samples and channels to draw (positive integers); groups: G for the group
+      normalization panel (must divide C).
+    - figsize: matplotlib figure size; color: the colour of the shaded columns.
+
+    Returns: the matplotlib Figure (four axes, titled "Batch Norm", "Layer Norm", "Instance Norm",
+    "Group Norm"); each drawn cell face is a Polygon whose ``get_gid()`` is "shaded" or "plain".
+    """
+    from matplotlib.patches import Polygon
+
+    fig, axes = plt.subplots(1, 4, figsize=figsize)
+    depth = 0.45  # oblique projection of the N axis: each sample further back and up
+    height = 3.0  # the H*W axis, drawn as one tall column
+    for ax, kind in zip(axes, NORMALIZATION_KINDS):
+        shaded = normalization_blocks(kind, N, C, groups=groups)
+        # painter's order: the back samples first, and left to right within a sample
+        for n in range(N - 1, -1, -1):
+            for c in range(C):
+                x0, y0 = c + depth * n, depth * n
+                face = color if shaded[n, c] else "white"
+                gid = "shaded" if shaded[n, c] else "plain"
+                front = [(x0, y0), (x0 + 1, y0), (x0 + 1, y0 + height), (x0, y0 + height)]
+                top = [(x0, y0 + height), (x0 + 1, y0 + height),
+                       (x0 + 1 + depth, y0 + height + depth), (x0 + depth, y0 + height + depth)]
+                side = [(x0 + 1, y0), (x0 + 1 + depth, y0 + depth),
+                        (x0 + 1 + depth, y0 + height + depth), (x0 + 1, y0 + height)]
+                for points, alpha in ((front, 1.0), (top, 0.8), (side, 0.6)):
+                    patch = Polygon(points, closed=True, facecolor=face, edgecolor="black",
+                                    linewidth=0.6, alpha=alpha if shaded[n, c] else 1.0)
+                    patch.set_gid(gid)
+                    ax.add_patch(patch)
+        ax.annotate("C", (C / 2, -0.45), ha="center", va="top")
+        ax.annotate("N", (C + 0.5 + depth * N / 2, depth * N / 2 - 0.2), ha="left", va="top")
+        ax.annotate("H, W", (-0.25, height / 2), ha="right", va="center", rotation=90)
+        ax.set_xlim(-1.0, C + depth * N + 1.2)
+        ax.set_ylim(-1.2, height + depth * N + 0.6)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        title = {"batch": "Batch Norm", "layer": "Layer Norm", "instance": "Instance Norm",
+                 "group": f"Group Norm (G = {groups})"}[kind]
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -53,10 +53,11 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs231n import optim  # noqa: E402
-from cs231n.classifiers import FullyConnectedNet, ThreeLayerConvNet  # noqa: E402
+from cs231n.classifiers import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet  # noqa: E402
 from cs231n.solver import Solver  # noqa: E402
 
-MODELS = {"ThreeLayerConvNet": ThreeLayerConvNet, "FullyConnectedNet": FullyConnectedNet}
+MODELS = {"ThreeLayerConvNet": ThreeLayerConvNet, "FullyConnectedNet": FullyConnectedNet,
+          "TwoLayerNet": TwoLayerNet}
 
 # model: class name and constructor keywords (rng is added from --seed).
 # data: num_train (None = all 49000), scale_inputs (divide every split by the std of X_train).
@@ -82,6 +83,18 @@ RECIPES = {
         "data": {"num_train": None, "scale_inputs": True},
         "solver": {"num_epochs": 15, "batch_size": 200, "update_rule": "adam",
                    "optim_config": {"learning_rate": 1e-3}, "lr_decay": 0.9},
+    },
+    "fc_twolayer": {
+        "model": ("TwoLayerNet", {"hidden_dim": 100, "weight_scale": 1e-3, "reg": 0.0}),
+        "data": {"num_train": None, "scale_inputs": False},
+        "solver": {"num_epochs": 10, "batch_size": 200, "update_rule": "sgd",
+                   "optim_config": {"learning_rate": 2.5e-3}, "lr_decay": 0.8},
+    },
+    "fc_plain": {
+        "model": ("FullyConnectedNet", {"hidden_dims": [512, 256], "reg": 1e-3, "weight_scale": 2e-2}),
+        "data": {"num_train": None, "scale_inputs": True},
+        "solver": {"num_epochs": 10, "batch_size": 200, "update_rule": "adam",
+                   "optim_config": {"learning_rate": 1e-3}, "lr_decay": 0.85},
     },
     "cnn_overfit": {
         "model": ("ThreeLayerConvNet", {"weight_scale": 1e-2}),
@@ -109,7 +122,11 @@ def load_data(num_train=None, scale_inputs=False, dtype=np.float32):
 def build(recipe, data, seed=0, dtype=np.float32, verbose=True):
     """Model and Solver for ``recipe`` (a RECIPES entry) on ``data``."""
     model_name, model_kwargs = recipe["model"]
-    model = MODELS[model_name](dtype=dtype, rng=seed, **model_kwargs)
+    if model_name == "TwoLayerNet":  # no dtype argument: cast its float64 parameters
+        model = TwoLayerNet(rng=seed, **model_kwargs)
+        model.params = {name: p.astype(dtype) for name, p in model.params.items()}
+    else:
+        model = MODELS[model_name](dtype=dtype, rng=seed, **model_kwargs)
     solver_kwargs = dict(recipe["solver"])
     schedule = solver_kwargs.pop("schedule", None)
     if schedule is not None:

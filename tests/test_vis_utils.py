@@ -208,3 +208,56 @@ def test_plot_real_solver():
     s.train()
     fig = plot_solver_history(s)
     assert len(fig.axes[1].lines[0].get_ydata()) == 3
+
+
+# ---- normalization figure --------------------------------------------------------------------
+
+from cs231n.vis_utils import normalization_blocks, plot_normalization_groups  # noqa: E402
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("batch", [(n, 0) for n in range(3)]),
+    ("layer", [(0, c) for c in range(4)]),
+    ("instance", [(0, 0)]),
+    ("group", [(0, 0), (0, 1)]),
+])
+def test_normalization_blocks(kind, expected):
+    shaded = normalization_blocks(kind, N=3, C=4, groups=2)
+    assert shaded.shape == (3, 4) and shaded.dtype == bool
+    assert sorted(zip(*np.nonzero(shaded))) == expected
+
+
+def test_normalization_blocks_group_follows_the_channel():
+    shaded = normalization_blocks("group", N=2, C=6, groups=3, sample=1, channel=3)
+    assert sorted(zip(*np.nonzero(shaded))) == [(1, 2), (1, 3)]
+    # G = C is instance norm, G = 1 layer norm
+    assert np.array_equal(normalization_blocks("group", 2, 6, groups=6), normalization_blocks("instance", 2, 6))
+    assert np.array_equal(normalization_blocks("group", 2, 6, groups=1), normalization_blocks("layer", 2, 6))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kind": "weight"}, "kind must be one of"),
+    ({"kind": "group", "groups": 4}, "must divide C"),
+    ({"kind": "batch", "N": 0}, "N must be a positive integer"),
+    ({"kind": "batch", "C": 2.5}, "C must be a positive integer"),
+    ({"kind": "batch", "sample": 3}, "must index"),
+])
+def test_normalization_blocks_bad_input(kwargs, message):
+    args = {"N": 3, "C": 6, "groups": 2, **kwargs}
+    kind = args.pop("kind")
+    with pytest.raises(ValueError, match=message):
+        normalization_blocks(kind, **args)
+
+
+def test_plot_normalization_groups_shades_the_right_columns():
+    N, C, G = 4, 6, 3
+    fig = plot_normalization_groups(N=N, C=C, groups=G)
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["Batch Norm", "Layer Norm", "Instance Norm", f"Group Norm (G = {G})"]
+    # three faces (front, top, side) per (n, c) column; shaded faces = 3 x the shaded columns
+    for ax, columns in zip(axes, (N, C, 1, C // G)):
+        gids = [p.get_gid() for p in ax.patches]
+        assert len(gids) == 3 * N * C
+        assert gids.count("shaded") == 3 * columns
+        shaded_colours = {p.get_facecolor()[:3] for p in ax.patches if p.get_gid() == "shaded"}
+        assert len(shaded_colours) == 1 and shaded_colours != {(1.0, 1.0, 1.0)}

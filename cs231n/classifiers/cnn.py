@@ -67,7 +67,7 @@ class ThreeLayerConvNet:
     Adam at 1e-3; 43-48% validation accuracy over seeds 0-4): divide the mean-subtracted images
     by their standard deviation, use init='kaiming', and let Adam start at 2e-3 and decay
     linearly to 0 over the epoch with ``optim.scheduled_rule('adam', total_steps)`` (57-60% over
-    three seeds, same batch size 50). scripts/train_cifar.py runs both recipes.
+    three seeds, same batch size 50).
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
