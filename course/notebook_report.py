@@ -82,8 +82,11 @@ RESULTS = (
      "title": "ThreeLayerConvNet one epoch (better recipe), validation accuracy",
      "pattern": r"RESULT: ThreeLayerConvNet one epoch, better recipe, val acc = ([0-9.]+%?)"},
     {"id": "PyTorch:part5_val", "notebook": "PyTorch.ipynb", "floor": 0.70,
-     "title": "Part V open-ended model, validation accuracy",
-     "pattern": r"RESULT: .*Part V[^=]*= ([0-9.]+%?)"},
+     "title": "Part V open-ended model, best validation accuracy",
+     "pattern": r"RESULT: Part V best val acc = ([0-9.]+%?)"},
+    {"id": "PyTorch:part5_test", "notebook": "PyTorch.ipynb", "floor": None,
+     "title": "Part V open-ended model, test accuracy",
+     "pattern": r"RESULT: Part V test acc = ([0-9.]+%?)"},
 )
 REAL_DATA = re.compile(r"Real mode")
 ANY_RESULT = re.compile(r"^RESULT: (.+?) = ([0-9.]+%?)\s*$", re.MULTILINE)
@@ -188,9 +191,8 @@ def reference_from_notebooks(notebooks):
                 given.append({"index": index, "hash": given_hash(src), "first_line": first[:80]})
             elif cell.get("cell_type") == "markdown":
                 markdown.append(markdown_hash(src))
-                if ANSWER_PLACEHOLDER in src:
-                    prefix, _, suffix = src.partition(ANSWER_PLACEHOLDER)
-                    answers.append({"index": index, "prefix": prefix, "suffix": suffix})
+                if ANSWER_PLACEHOLDER in src:  # one cell may hold several questions
+                    answers.append({"index": index, "segments": src.split(ANSWER_PLACEHOLDER)})
         ref[name] = {"given": given, "answers": answers, "markdown": markdown}
     return {"notebooks": ref}
 
