@@ -321,3 +321,19 @@ def test_encrypted_or_unsupported_members_are_refused(tmp_path, field, value, wo
     z.write_bytes(bytes(data))
     with pytest.raises(SubmissionError, match=words):
         extract_zip(z, tmp_path / "d")
+
+
+def test_graded_notebook_items_get_columns(tmp_path):
+    from course.batch import summarize, write_outputs
+    item = {"id": "FullyConnectedNets:fcnet_val", "title": "val", "notebook": "F", "ok": True, "message": "0.56",
+            "value": 0.56, "points": 5.0, "graded": True, "earned": 5.0}
+    flag = {**item, "id": "Dropout:ran", "ok": False, "points": 0, "graded": False, "earned": 0}
+    check = {"id": "Q1.a", "title": "a", "part": "Q1", "points": 2, "earned": 2, "status": "pass", "message": ""}
+    rows = [summarize({"student": s, "status": "graded", "problems": [], "notes": [], "checks": [check],
+                       "notebook_items": [item, flag]}) for s in ("a", "b")]
+    write_outputs(tmp_path, rows)
+    with open(tmp_path / "gradebook.csv", newline="") as f:
+        got = list(csv.DictReader(f))
+    assert got[0]["total"] == "7" and got[0]["possible"] == "7" and got[0]["notebooks"] == "5"
+    assert got[0]["nb.FullyConnectedNets:fcnet_val"] == "5" and got[0]["flags"] == "Dropout:ran"
+    assert "nb.Dropout:ran" not in got[0]
