@@ -3,11 +3,12 @@
     python benchmarks/bench_batch.py                 # 300 submissions, 2 jobs (about 10 minutes)
     python benchmarks/bench_batch.py --n 40 --jobs 2 # a rough look
 
-Each submission is the release with the textbook solutions pasted in (``course.textbook``, from
-the ``contract`` engineer) and one random region mutated: a textbook MUTANT when the table has
-them, else the region left as the release stub (``raise NotImplementedError``); every fifth
-submission is left complete. The notebooks are the instructor's run notebooks in the release's
-format (outputs included), so the notebook report reads real-sized files. The batch runs as the
+Each submission is the release with the textbook solutions pasted in (``course.fakeclass`` over
+``course.textbook``) and one random region mutated: a textbook MUTANT when the table has them
+(half of the time), else the region put back to the release stub (``raise NotImplementedError``);
+every fifth submission is left complete. The notebooks are the release's, marked as run (no
+outputs: a real class's notebooks are larger, which costs the notebook report a few
+milliseconds of JSON parsing per megabyte). The batch runs as the
 instructor runs it (a subprocess, the pristine release built once); the script prints the wall
 time, the CPU seconds per submission (median and 90th percentile, from the workers' rusage) and
 the load average before and after, because the machine may be shared. It asserts nothing, but
@@ -17,58 +18,19 @@ prints a line for any complete submission that did not get full marks.
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from course import fakeclass  # noqa: E402
-from course.regions import fill_regions, read_regions  # noqa: E402
 from course.release import build_release, write_tree  # noqa: E402
 from course.textbook import package  # noqa: E402
-
-
-def make_class(folder, release_files, n, seed):
-    """Write n submission zips; return {student: mutation description or None}."""
-    rng = random.Random(seed)
-    py = {rel: data.decode("utf-8") for rel, (data, _) in release_files.items()
-          if rel.startswith("cs231n/") and rel.endswith(".py")}
-    regions = [(rel, r.key) for rel, text in py.items() for r in read_regions(text, rel)]
-    notebooks = {rel: text for rel, text in fakeclass.submission_files().items() if rel.endswith(".ipynb")}
-    mutants = list(package.MUTANTS.items())
-    plan = {}
-    for i in range(n):
-        sid = f"s{i:03d}"
-        overrides, what = {}, None
-        if i % 5:
-            if mutants and rng.random() < 0.5:
-                name, (table, topic) = rng.choice(mutants)
-                overrides, what = table, f"mutant {name} ({topic})"
-            else:
-                rel, key = rng.choice(regions)
-                overrides, what = {rel: {key: None}}, f"stub {rel}:{key}"
-        files = {}
-        for rel, text in py.items():
-            bodies = dict(package.SOLUTIONS.get(rel, {}))
-            for key, body in overrides.get(rel, {}).items():
-                if body is None:
-                    bodies.pop(key, None)  # the release stub stays
-                else:
-                    bodies[key] = body
-            files[rel] = fill_regions(text, rel, bodies, strict=False) if bodies else text
-        files.update(notebooks)
-        with zipfile.ZipFile(folder / f"{sid}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-            for rel, text in sorted(files.items()):
-                zf.writestr(f"a2/{rel}", text)
-        plan[sid] = what
-    return plan
 
 
 def main():
@@ -85,7 +47,7 @@ def main():
         release_files = build_release(REPO)["files"]
         write_tree(release_files, release)
         t = time.perf_counter()
-        plan = make_class(subs, release_files, args.n, args.seed)
+        plan = fakeclass.make_class(subs, args.n, args.seed, package.MUTANTS)
         print(f"{args.n} submissions generated in {time.perf_counter() - t:.1f} s "
               f"({sum(v is None for v in plan.values())} complete, {len(package.MUTANTS)} textbook mutants, "
               f"{sum(len(v) for v in package.SOLUTIONS.values())} textbook regions)")

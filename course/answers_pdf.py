@@ -48,34 +48,42 @@ def _clean(text):
 
 
 def find_answers(nb, ref):
-    """``[(question, answer or None)]`` for the inline questions of ``ref`` in notebook ``nb``."""
+    """``[(question, answer or None)]`` for the inline questions of ``ref`` in notebook ``nb``.
+
+    A release cell holds one or more placeholders; its text splits into segments around them
+    (``segments[k]`` is the question before placeholder k+1). In the submitted cell, answer k is
+    the text between segment k and segment k+1 (or the end). A placeholder left in place with a
+    new markdown cell right after the question cell: that cell is the (last) answer.
+    """
     cells = nb["cells"]
     md = [(i, _source(c)) for i, c in enumerate(cells) if c.get("cell_type") == "markdown"]
     release_md = set(ref.get("markdown", []))
     out = []
     for q in ref["answers"]:
-        prefix, suffix = q["prefix"], q["suffix"]
-        heading = next((l.strip() for l in prefix.splitlines() if l.strip()), "")
-        question = _clean(prefix)
-        hit = next(((i, t) for i, t in md if t.strip().startswith(prefix.strip())), None) or \
+        segs = q["segments"]
+        questions = [_clean(seg) for seg in segs[:-1]]
+        first = segs[0].strip()
+        heading = next((l.strip() for l in segs[0].splitlines() if l.strip()), "")
+        hit = next(((i, t) for i, t in md if first and t.strip().startswith(first)), None) or \
             next(((i, t) for i, t in md if heading and heading in t), None)
         if hit is None:
-            out.append((question, None))
+            out += [(question, None) for question in questions]
             continue
         index, text = hit
-        answer = text.split(prefix.strip(), 1)[1] if prefix.strip() in text else text.split(heading, 1)[-1]
-        if suffix.strip() and suffix.strip() in answer:
-            answer = answer.rsplit(suffix.strip(), 1)[0]
-        answer = _clean(answer)
-        if not answer or answer == ANSWER_PLACEHOLDER:
-            follow = [t for i, t in md if i > index]
-            nxt = index + 1
-            if nxt < len(cells) and cells[nxt].get("cell_type") == "markdown" and follow and \
-                    markdown_hash(follow[0]) not in release_md:
-                answer = _clean(follow[0])
-            else:
-                answer = None
-        out.append((question, answer))
+        anchor = first if first in text else heading
+        pos = text.index(anchor) + len(anchor) if anchor else 0
+        answers = []
+        for k in range(1, len(segs)):
+            nxt = segs[k].strip()
+            end = text.find(nxt, pos) if nxt else -1
+            answers.append(_clean(text[pos:end] if end >= 0 else text[pos:]))
+            pos = end + len(nxt) if end >= 0 else len(text)
+        answers = [a if a and a != ANSWER_PLACEHOLDER else None for a in answers]
+        if answers[-1] is None and index + 1 < len(cells) and cells[index + 1].get("cell_type") == "markdown":
+            follow = _source(cells[index + 1])
+            if follow.strip() and markdown_hash(follow) not in release_md:
+                answers[-1] = _clean(follow)
+        out += list(zip(questions, answers))
     return out
 
 

@@ -27,8 +27,9 @@ OUT_DIR receives (and nothing is written anywhere else but scratch folders, remo
   earned) and per graded notebook item.
 - ``columns.csv``: every check and item column with its title, maximum points and visibility.
 - ``results.json``: everything (check statuses and messages, notebook facts, timings).
-- ``feedback/<student>.html``: every check with its points and message, the notebook items and
-  the problems; student-controlled text is escaped.
+- ``feedback/<student>.html``: every check with its points and message (``--hide-hidden-checks``:
+  the hidden ones only as one line with their total), the notebook items and the problems;
+  student-controlled text is escaped.
 
 Exit status: 0 done (whatever the grades), 2 bad usage.
 """
@@ -338,7 +339,7 @@ def columns_of(rows):
     return list(cols.values())
 
 
-def write_outputs(out_dir, rows):
+def write_outputs(out_dir, rows, hide_hidden=False):
     out_dir = Path(out_dir)
     cols = columns_of(rows)
     possible = max((r["possible"] for r in rows), default=0) or sum(c[2] for c in cols)
@@ -362,7 +363,7 @@ def write_outputs(out_dir, rows):
     fb = out_dir / "feedback"
     fb.mkdir(exist_ok=True)
     for r in rows:
-        (fb / f"{r['student']}.html").write_text(feedback_html(r, possible), encoding="utf-8")
+        (fb / f"{r['student']}.html").write_text(feedback_html(r, possible, hide_hidden), encoding="utf-8")
 
 
 def _csv_safe(text):
@@ -377,7 +378,8 @@ CSS = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-
        "pre{white-space:pre-wrap;margin:0;font-size:.85em}.pass{color:#070}.bad{color:#a00}")
 
 
-def feedback_html(row, possible):
+def feedback_html(row, possible, hide_hidden=False):
+    """The feedback page of one row; ``hide_hidden``: hidden checks only as one total line."""
     e = html.escape
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
            f"<title>Feedback for {e(row['student'])}</title><style>{CSS}</style></head><body>",
@@ -388,10 +390,16 @@ def feedback_html(row, possible):
         out.append("<h2>Problems with the submission</h2><ul>")
         out += [f"<li>{e(p)}</li>" for p in row["problems"] + row.get("notes", [])]
         out.append("</ul>")
+    shown = [c for c in row["checks"] if not (hide_hidden and c.get("visibility") == "hidden")]
+    hidden = [c for c in row["checks"] if c not in shown]
     if row["checks"]:
         out.append("<h2>Autograder checks</h2><table><tr><th>part</th><th>check</th><th>result</th>"
                    "<th>points</th><th>message</th></tr>")
-        for c in row["checks"]:
+        if hidden:
+            out.append(f"<tr><td></td><td>{len(hidden)} hidden checks</td><td></td><td>"
+                       f"{_num(sum(c['earned'] for c in hidden))} / {_num(sum(c['points'] for c in hidden))}"
+                       "</td><td></td></tr>")
+        for c in shown:
             cls = "pass" if c["status"] == "pass" else "bad"
             out.append(f"<tr><td>{e(c.get('part', ''))}</td><td>{e(c['title'])}</td>"
                        f"<td class='{cls}'>{e(STATUS_LABEL.get(c['status'], c['status']))}</td>"
@@ -430,6 +438,8 @@ def build_parser():
     p.add_argument("--id-regex", help="regular expression whose group 1 is the student id in the file name")
     p.add_argument("--scratch", help="folder for the scratch folders (default: the system's temporary folder)")
     p.add_argument("--overwrite", action="store_true", help="replace a previous gradebook in OUT")
+    p.add_argument("--hide-hidden-checks", action="store_true",
+                   help="feedback files show hidden checks only as one line with their total")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     return p
 
@@ -476,7 +486,8 @@ def main(argv=None):
                "notebooks": not args.no_notebooks, "release": args.release,
                "limits": {"max_zip_mb": args.max_zip_mb}}
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    rows = run_batch(entries, args.out, options, args.jobs, args.submission_timeout, args.scratch, log)
+    rows = run_batch(entries, args.out, options, args.jobs, args.submission_timeout, args.scratch, log,
+                     args.hide_hidden_checks)
     if rows is None:
         print("interrupted: the workers were stopped and the scratch folders removed; nothing was written",
               file=sys.stderr)
@@ -500,7 +511,7 @@ def prepare(options, scratch_root):
     return options
 
 
-def run_batch(entries, out, options, jobs, submission_timeout, scratch=None, log=print):
+def run_batch(entries, out, options, jobs, submission_timeout, scratch=None, log=print, hide_hidden=False):
     """Grade ``entries`` (from ``discover``) into ``out``; the rows, or None if interrupted."""
     started = time.monotonic()
     scratch_root = Path(tempfile.mkdtemp(prefix="cs231n-batch-", dir=scratch))
@@ -540,7 +551,7 @@ def run_batch(entries, out, options, jobs, submission_timeout, scratch=None, log
         shutil.rmtree(out / "feedback", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / OUT_MARKER).write_text("made by python -m course.batch\n", encoding="utf-8")
-    write_outputs(out, rows)
+    write_outputs(out, rows, hide_hidden)
     wall = time.monotonic() - started
     cpu = [r.get("cpu_seconds", 0) for r in rows if r["status"] == "graded"]
     log(f"{len(rows)} submissions in {wall:.0f} s wall ({wall / max(len(rows), 1):.2f} s each with {jobs} jobs); "

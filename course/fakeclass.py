@@ -1,106 +1,94 @@
 """Generated student submissions, for the batch grader's tests and benchmark (instructor-only).
 
-A submission is what ``python -m cs231n.submission`` packs (``cs231n/`` and ``notebooks/``), in the
-release's format (START/END OF YOUR CODE lines), with the instructor's answers in the regions and
-the instructor notebooks' outputs (run notebooks). ``stub`` lists regions put back to the release
-stub (``raise NotImplementedError``), ``replace`` gives other bodies ({(path, index): code}, index
-0-based in file order): a "single-region mutation" is one of either.
-
-When ``course.textbook.package`` has the textbook SOLUTIONS and MUTANTS (branch ``contract``), the
-benchmark can use them instead (``course.textbook.paste``); this module needs only the instructor
-tree, so it works before they exist.
+A submission is what ``python -m cs231n.submission`` packs (``cs231n/`` and ``notebooks/``): the
+release of this repository (``course.release``) with the textbook solutions pasted into its
+regions (``course.textbook``: package regions from the ``contract`` engineer, notebook cells from
+the ``release`` engineer; a region without a textbook solution keeps its stub). The notebooks are
+marked as run (execution counts in order; no outputs). ``stub`` lists regions put back to the
+release stub, ``replace`` gives other bodies (``{(path, key): code}``, keys of ``course.regions``;
+a body starting with ``PREPEND`` goes before the region's textbook body instead of replacing it).
 """
 
 import io
+import json
 import random
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 
-from .regions import STUDENT_BEGIN, STUDENT_END
+from .regions import fill_regions, read_regions
 
 REPO = Path(__file__).resolve().parents[1]
-SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("TODO: implement this region")'
-PREPEND = "#prepend\n"  # a ``replace`` body starting with this line is put before the answer
+PREPEND = "#prepend\n"
 
 
-def student_files(repo=REPO):
-    """``{rel: text}`` of the files a student submits, from the instructor tree."""
-    repo = Path(repo)
-    files = {}
-    for path in sorted((repo / "cs231n").rglob("*.py")):
-        if "__pycache__" not in path.parts:
-            files[path.relative_to(repo).as_posix()] = path.read_text(encoding="utf-8")
-    for path in sorted((repo / "notebooks").glob("*.ipynb")):
-        files[path.relative_to(repo).as_posix()] = path.read_text(encoding="utf-8")
-    return files
+@lru_cache(maxsize=1)
+def _release_texts():
+    from .release import build_release
+    files = build_release(REPO)["files"]
+    return {rel: data.decode("utf-8") for rel, (data, _) in files.items()
+            if (rel.startswith("cs231n/") and rel.endswith(".py")) or
+            (rel.startswith("notebooks/") and rel.endswith(".ipynb"))}
 
 
-def regions(files):
-    """``[(rel, index)]`` of every solution region (file order; index counts from 0 per file)."""
-    out = []
-    for rel, text in files.items():
-        n = sum(1 for line in _lines(text, rel) if line.strip() == SOLUTION_BEGIN)
-        out += [(rel, i) for i in range(n)]
+def _mark_run(text):
+    nb = json.loads(text)
+    count = 0
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code" and "".join(cell.get("source", "")).strip():
+            count += 1
+            cell["execution_count"] = count
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+@lru_cache(maxsize=1)
+def _solved():
+    from .textbook import solutions
+    table = solutions()
+    out = {}
+    for rel, text in _release_texts().items():
+        known = {r.key for r in read_regions(text, rel)}
+        bodies = {k: v for k, v in table.get(rel, {}).items() if k in known}
+        text = fill_regions(text, rel, bodies) if bodies else text
+        out[rel] = _mark_run(text) if rel.endswith(".ipynb") else text
     return out
 
 
-def _lines(text, rel):
-    if rel.endswith(".ipynb"):
-        import json
-        return [l for c in json.loads(text)["cells"] for l in "".join(c["source"]).splitlines()]
-    return text.splitlines()
+def student_files():
+    """``{rel: text}``: a complete submission (textbook solutions, notebooks marked as run)."""
+    return dict(_solved())
 
 
-def _convert_source(lines, start_index, stub, replace, rel):
-    """Convert the marker lines of ``lines`` (keepends), return (new lines, regions seen)."""
-    out, k, inside, indent = [], start_index, False, ""
-    for line in lines:
-        text = line.strip()
-        if text == SOLUTION_BEGIN:
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}{STUDENT_BEGIN}\n")
-            inside, current = True, k
-            k += 1
-            if (rel, current) in stub or (rel, current) in replace:
-                body = STUB if (rel, current) in stub else replace[(rel, current)]
-                skip = not body.startswith(PREPEND)  # PREPEND + code: code goes before the answer
-                body = body.removeprefix(PREPEND)
-                out += [f"{indent}{b}\n" if b.strip() else "\n" for b in body.splitlines()]
-            else:
-                skip = False
-        elif text == SOLUTION_END:
-            out.append(f"{indent}{STUDENT_END}" + ("\n" if line.endswith("\n") else ""))
-            inside = False
-        elif not (inside and skip):
-            out.append(line)
-    return out, k
+def regions(files, notebooks=False):
+    """``[(rel, key)]`` of every student region of ``files`` (only ``.py`` files by default)."""
+    return [(rel, r.key) for rel, text in sorted(files.items())
+            if rel.endswith(".py") or (notebooks and rel.endswith(".ipynb")) for r in read_regions(text, rel)]
 
 
-def convert(text, rel, stub=(), replace=None):
-    """The instructor file in release format, regions filled (or stubbed/replaced)."""
-    stub, replace = set(stub), dict(replace or {})
-    if rel.endswith(".ipynb"):
-        import json
-        nb = json.loads(text)
-        k = 0
-        for cell in nb["cells"]:
-            if cell.get("cell_type") == "markdown":  # the answer replaces the placeholder, no markers
-                cell["source"] = [l for l in "".join(cell["source"]).splitlines(keepends=True)
-                                  if l.strip() not in ("<!-- BEGIN ANSWER -->", "<!-- END ANSWER -->")]
-            if cell.get("cell_type") != "code":
-                continue
-            src = "".join(cell["source"]).splitlines(keepends=True)
-            new, k = _convert_source(src, k, stub, replace, rel)
-            cell["source"] = new
-        return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-    new, _ = _convert_source(text.splitlines(keepends=True), 0, stub, replace, rel)
-    return "".join(new)
+def region_of(files, rel, function):
+    """``(rel, key)`` of the first region of ``function`` (a plain or qualified name) in ``rel``."""
+    for r in read_regions(files[rel], rel):
+        name = r.key.split("#")[0]
+        if name == function or name.rsplit(".", 1)[-1] == function:
+            return rel, r.key
+    raise KeyError(f"no student region in {function} ({rel})")
 
 
 def submission_files(stub=(), replace=None, files=None):
-    files = files if files is not None else student_files()
-    return {rel: convert(text, rel, stub, replace) for rel, text in files.items()}
+    """A submission with the regions in ``stub`` stubbed and those in ``replace`` replaced."""
+    files = dict(files if files is not None else student_files())
+    changes = {}
+    for rel, key in stub:
+        changes.setdefault(rel, {})[key] = STUB + "\n"
+    for (rel, key), body in (replace or {}).items():
+        if body.startswith(PREPEND):
+            current = {r.key: r.body for r in read_regions(files[rel], rel)}[key]
+            body = body.removeprefix(PREPEND) + current
+        changes.setdefault(rel, {})[key] = body
+    for rel, bodies in changes.items():
+        files[rel] = fill_regions(files[rel], rel, bodies)
+    return files
 
 
 def write_zip(path, files, top="a2"):
@@ -118,32 +106,29 @@ def write_folder(path, files):
         target.write_text(text, encoding="utf-8")
 
 
-def make_class(out_dir, n, seed=0, package_only_mutations=True):
-    """Write ``n`` zips ``student000.zip`` ... into ``out_dir``: the instructor's answers with one
-    random region stubbed (every fifth submission left complete). Returns {id: mutated region}."""
+def make_class(out_dir, n, seed=0, mutants=None):
+    """Write ``n`` zips ``s000.zip`` ... into ``out_dir``: the textbook submission with one random
+    region mutated (a textbook MUTANT when ``mutants`` has some and a coin says so, else the
+    region stubbed); every fifth submission is left complete. Returns {id: what was mutated}."""
     rng = random.Random(seed)
     files = student_files()
-    all_regions = [r for r in regions(files) if not package_only_mutations or r[0].endswith(".py")]
+    all_regions = regions(files)
+    mutants = list((mutants or {}).items())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = {}
     for i in range(n):
-        sid = f"student{i:03d}"
-        mutated = None if i % 5 == 0 else rng.choice(all_regions)
-        write_zip(out_dir / f"{sid}.zip", submission_files(stub=[mutated] if mutated else [], files=files))
-        plan[sid] = mutated
+        sid = f"s{i:03d}"
+        sub, what = files, None
+        if i % 5:
+            if mutants and rng.random() < 0.5:
+                name, (table, topic) = rng.choice(mutants)
+                sub = submission_files(replace={(rel, key): code for rel, bodies in table.items()
+                                                for key, code in bodies.items()}, files=files)
+                what = f"mutant {name} ({topic})"
+            else:
+                region = rng.choice(all_regions)
+                sub, what = submission_files(stub=[region], files=files), f"stub {region[0]}:{region[1]}"
+        write_zip(out_dir / f"{sid}.zip", sub)
+        plan[sid] = what
     return plan
-
-
-def region_of(files, rel, function):
-    """``(rel, index)`` of the first solution region inside ``def function(`` in file ``rel``."""
-    current, k = None, 0
-    for line in files[rel].splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("def ", "async def ")):
-            current = stripped.split("def ", 1)[1].split("(", 1)[0]
-        elif stripped == SOLUTION_BEGIN:
-            if current == function:
-                return rel, k
-            k += 1
-    raise KeyError(f"no solution region in {function} ({rel})")

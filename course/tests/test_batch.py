@@ -285,5 +285,55 @@ def test_interrupt_stops_workers_and_removes_scratch(tmp_path, sig):
     assert "interrupted" in err
     assert list(scratch.iterdir()) == [] and not out.exists()
     time.sleep(0.5)
-    leftovers = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True).stdout.split()
+    leftovers = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p, str(scratch))]
     assert leftovers == []
+
+
+def _reads(path, needle):
+    try:
+        return needle.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
+def test_feedback_can_hide_hidden_checks():
+    from course.batch import feedback_html, summarize
+    checks = [{"id": "Q1.a", "title": "public one", "part": "Q1", "points": 2, "earned": 2, "status": "pass",
+               "message": "", "visibility": "visible"},
+              {"id": "Q1.b", "title": "secret edge case", "part": "Q1", "points": 3, "earned": 0, "status": "fail",
+               "message": "expected 7 at N = 1", "visibility": "hidden"}]
+    row = summarize({"student": "x", "status": "graded", "problems": [], "notes": [], "checks": checks,
+                     "notebook_items": []})
+    assert "secret edge case" in feedback_html(row, 5)
+    page = feedback_html(row, 5, hide_hidden=True)
+    assert "secret edge case" not in page and "expected 7" not in page
+    assert "1 hidden checks" in page and "0 / 3" in page and "public one" in page
+
+
+@pytest.mark.parametrize("field, value, words", [("flags", 1, "encrypted"), ("method", 99, "unsupported compression")])
+def test_encrypted_or_unsupported_members_are_refused(tmp_path, field, value, words):
+    z = _zip(tmp_path / "e.zip", {"a2/cs231n/__init__.py": "x = 1\n"})
+    data = bytearray(z.read_bytes())
+    local, central = data.find(b"PK\x03\x04"), data.rfind(b"PK\x01\x02")
+    offsets = {"flags": (local + 6, central + 8), "method": (local + 8, central + 10)}[field]
+    for at in offsets:
+        data[at:at + 2] = value.to_bytes(2, "little")
+    z.write_bytes(bytes(data))
+    with pytest.raises(SubmissionError, match=words):
+        extract_zip(z, tmp_path / "d")
+
+
+def test_graded_notebook_items_get_columns(tmp_path):
+    from course.batch import summarize, write_outputs
+    item = {"id": "FullyConnectedNets:fcnet_val", "title": "val", "notebook": "F", "ok": True, "message": "0.56",
+            "value": 0.56, "points": 5.0, "graded": True, "earned": 5.0}
+    flag = {**item, "id": "Dropout:ran", "ok": False, "points": 0, "graded": False, "earned": 0}
+    check = {"id": "Q1.a", "title": "a", "part": "Q1", "points": 2, "earned": 2, "status": "pass", "message": ""}
+    rows = [summarize({"student": s, "status": "graded", "problems": [], "notes": [], "checks": [check],
+                       "notebook_items": [item, flag]}) for s in ("a", "b")]
+    write_outputs(tmp_path, rows)
+    with open(tmp_path / "gradebook.csv", newline="") as f:
+        got = list(csv.DictReader(f))
+    assert got[0]["total"] == "7" and got[0]["possible"] == "7" and got[0]["notebooks"] == "5"
+    assert got[0]["nb.FullyConnectedNets:fcnet_val"] == "5" and got[0]["flags"] == "Dropout:ran"
+    assert "nb.Dropout:ran" not in got[0]

@@ -122,3 +122,27 @@ def test_validate_catches_bad_documents():
     assert gradescope.validate({"score": 1, "stdout_visibility": "always"})
     assert gradescope.validate({"score": 1, "execution_time": 3, "tests": [
         {"name": "a", "score": 1, "max_score": 1, "status": "passed", "output": "", "visibility": "hidden"}]}) == []
+
+
+def test_results_json_from_a_row():
+    from course.batch import summarize
+    row = summarize({"student": "submission", "status": "graded", "problems": ["cs231n/x.py: edits ignored"],
+                     "notes": [], "checks": [
+                         {"id": "Q1.a", "title": "a: by hand", "part": "Q1", "points": 2, "earned": 2, "status": "pass",
+                          "message": "", "visibility": "visible"},
+                         {"id": "Q1.b", "title": "b: edge case", "part": "Q1", "points": 3, "earned": 0,
+                          "status": "timeout", "message": "no result within 5 s", "visibility": "after_due_date"}],
+                     "notebook_items": [
+                         {"id": "FullyConnectedNets:ran", "title": "run", "notebook": "F", "ok": True, "message": "",
+                          "value": None, "points": 1.0, "graded": True, "earned": 1.0},
+                         {"id": "Dropout:real_data", "title": "real data", "notebook": "D", "ok": False,
+                          "message": "smoke mode?", "value": None, "points": 0, "graded": False, "earned": 0}]})
+    doc = gradescope.results_json(row, 12.4)
+    assert gradescope.validate(doc) == []
+    assert doc["score"] == 3 and doc["execution_time"] == 12
+    a, b, ran, real = doc["tests"]
+    assert (b["score"], b["max_score"], b["status"], b["visibility"]) == (0, 3, "failed", "after_due_date")
+    assert b["output"].startswith("TIMEOUT: no result")
+    assert (ran["score"], ran["max_score"]) == (1, 1) and (real["score"], real["max_score"]) == (0, 0)
+    assert "to review" in real["output"] and "Dropout:real_data" in doc["output"]
+    assert "edits ignored" in doc["output"]

@@ -139,8 +139,8 @@ def test_load_config_rejects_typos(tmp_path):
         notebook_report.load_config(path)
 
 
-def test_real_release_and_instructor_notebooks(tmp_path):
-    """The instructor's run notebooks, in a submission's format, pass every item."""
+def test_real_release_notebooks(tmp_path):
+    """The release's notebooks with the textbook cells, run in order, pass the structural items."""
     reference = build_reference()
     assert {"FullyConnectedNets.ipynb", "ConvolutionalNetworks.ipynb"} <= set(reference["notebooks"])
     fakeclass.write_folder(tmp_path, fakeclass.submission_files())
@@ -192,3 +192,29 @@ def test_answers_pdf_command_for_a_class(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "course.answers_pdf", "--class", str(subs), str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
+
+
+def test_two_questions_in_one_cell():
+    cell = f"### Q1\n\nOne?\n\n{ANSWER_PLACEHOLDER}\n\n### Q2\n\nTwo?\n\n{ANSWER_PLACEHOLDER}\n"
+    ref = reference_from_notebooks({NB: {"cells": [md(cell)]}})["notebooks"][NB]
+    answered = cell.replace(ANSWER_PLACEHOLDER, "first", 1).replace(ANSWER_PLACEHOLDER, "second", 1)
+    assert answers_pdf.find_answers({"cells": [md(answered)]}, ref) == [("### Q1\n\nOne?", "first"),
+                                                                        ("### Q2\n\nTwo?", "second")]
+    half = cell.replace(ANSWER_PLACEHOLDER, "first", 1)
+    assert answers_pdf.find_answers({"cells": [md(half)]}, ref) == [("### Q1\n\nOne?", "first"), ("### Q2\n\nTwo?", None)]
+
+
+def test_real_release_answers_in_order():
+    reference = build_reference()
+    files = fakeclass.student_files()
+    for name, ref in reference["notebooks"].items():
+        nb = json.loads(files[f"notebooks/{name}"])
+        assert all(a is None for _, a in answers_pdf.find_answers(nb, ref))
+        k = 0
+        for cell in nb["cells"]:
+            src = "".join(cell["source"])
+            while cell["cell_type"] == "markdown" and ANSWER_PLACEHOLDER in src:
+                src = src.replace(ANSWER_PLACEHOLDER, f"answer {k}", 1)
+                k += 1
+            cell["source"] = src
+        assert [a for _, a in answers_pdf.find_answers(nb, ref)] == [f"answer {i}" for i in range(k)]
