@@ -82,7 +82,7 @@ def test_pasted_release_notebook_passes_under_nbval_in_smoke_mode(pasted_release
     assert proc.returncode == 0, f"{name} failed under nbval with the textbook solutions:\n{tail}"
     cases = list(ET.parse(report).getroot().iter("testcase"))
     ran = [c for c in cases if not any(e.tag == "skipped" for e in c)]
-    assert len(ran) > 20 and len(ran) == len(cases), f"{name}: expected every cell to run, {len(ran)} of {len(cases)}"
+    assert len(cases) >= 5 and len(ran) == len(cases), f"{name}: expected every cell to run, {len(ran)} of {len(cases)}"
 
 
 def _execute_until_first_error(path, root):
