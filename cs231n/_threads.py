@@ -9,16 +9,18 @@ do the results. Two execution plans run the same lanes:
   runs; numpy releases the GIL in matmul and ufuncs): the copies and elementwise work run in
   parallel too.
 - "blas": the calling thread runs the lanes one after another and BLAS uses its own threads inside
-  each matrix product: no thread start-up, no competition with BLAS threads still spinning after
-  an earlier product, but the copies run on one core.
+  each matrix product: no thread start-up and no lock handovers between our threads, but the
+  copies run on one core.
 
-Which is faster depends on the shape, the dtype, the thread count and on what else runs (OpenBLAS's
-idle threads keep spinning for a while after each call and compete with our workers). So each
+Which is faster depends on the shape, the dtype, the thread count and on what else runs (on a
+busy machine every threaded product waits for its slowest thread). So each
 kind of call (its key: operation, shapes, dtype, lanes) is timed under both plans for its first
 few calls, alternately, and then keeps the faster: a plan cache. A plan that loses by a wide
 margin is dropped at once (on a busy machine, BLAS's threads wait for each other in every
-product and the "blas" plan can be 30 times slower). Both plans give the same
-results, so the choice affects only speed. ``force_plan`` overrides the choice (tests, benchmarks).
+product and the "blas" plan can be 30 times slower). Both plans do the same arithmetic in the same
+order (OpenBLAS splits a product between threads by output blocks, not along the sums; the tests
+check that the results are identical), so the choice affects only speed. ``force_plan``
+overrides the choice (tests, benchmarks).
 """
 
 import contextlib
