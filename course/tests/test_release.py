@@ -689,3 +689,8 @@ def test_student_edition_of_a_file_replaces_it(tmp_path, capsys):
     assert not (out / "README.student.md").exists() and not (out / "docs/guide.student.txt").exists()
     manifest = (out / ".release-manifest").read_text()
     assert "  README.md\n" in manifest and "student" not in manifest
+
+
+def test_the_collector_looks_for_the_placeholder_the_release_writes():
+    from cs231n import submission
+    assert submission.ANSWER_PLACEHOLDER == release.ANSWER_PLACEHOLDER

@@ -1,7 +1,7 @@
 """Class-scale grading throughput: N generated submissions through ``python -m course.batch``.
 
-    python benchmarks/bench_batch.py                 # 300 submissions, 2 jobs (about 10 minutes)
-    python benchmarks/bench_batch.py --n 40 --jobs 2 # a rough look
+    python -m course.bench_batch                 # 300 submissions, 2 jobs (about 10 minutes)
+    python -m course.bench_batch --n 40 --jobs 2 # a rough look
 
 Each submission is the release with the textbook solutions pasted in (``course.fakeclass`` over
 ``course.textbook``) and one random region mutated: a textbook MUTANT when the table has them
@@ -25,12 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from course import fakeclass
+from course.release import build_release, write_tree
+from course.textbook import package
 
-from course import fakeclass  # noqa: E402
-from course.release import build_release, write_tree  # noqa: E402
-from course.textbook import package  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main():
