@@ -76,20 +76,30 @@ def _body(lines, first, last):
     return textwrap.dedent(text)
 
 
-def _function_names(text, rel):
-    """lookup(lineno 1-based) -> innermost enclosing qualified function name, or None if the file
-    does not parse."""
-    try:
-        tree = ast.parse(text, filename=rel)
-    except SyntaxError:
-        return None
+def enclosing_functions(source, rel):
+    """Map line number (1-based) -> qualified name of the innermost function whose body holds it.
+
+    A function's body starts on the line after its header (so a region may be the first thing
+    in the body, before any statement or docstring) and ends at its last line.
+    """
+    tree = ast.parse(source, filename=rel)
     spans = []
+
+    def header_end(func):
+        # the last line of the signature: the line of the colon before the first statement
+        last = func.lineno
+        for node in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs,
+                     func.args.vararg, func.args.kwarg, func.returns,
+                     *func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)):
+            if node is not None:
+                last = max(last, node.end_lineno)
+        return min(last, func.body[0].lineno - 1) if func.body[0].lineno > func.lineno else last
 
     def visit(node, prefix):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 name = prefix + child.name
-                spans.append((child.lineno, child.end_lineno, name))
+                spans.append((header_end(child) + 1, child.end_lineno, name))
                 visit(child, name + ".")
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + ".")
@@ -103,6 +113,14 @@ def _function_names(text, rel):
         return max(inside, key=lambda s: s[0])[2] if inside else None
 
     return lookup
+
+
+def _function_names(text, rel):
+    """``enclosing_functions``, or None if the file does not parse (a student's syntax error)."""
+    try:
+        return enclosing_functions(text, rel)
+    except SyntaxError:
+        return None
 
 
 def _python_regions(text, rel):

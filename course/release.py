@@ -63,7 +63,6 @@ Exit status: 0 done, 1 marker errors, 2 bad usage or I/O error.
 """
 
 import argparse
-import ast
 import fnmatch
 import hashlib
 import io
@@ -77,7 +76,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .regions import STUDENT_BEGIN, STUDENT_END
+from .regions import STUDENT_BEGIN, STUDENT_END, enclosing_functions
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
@@ -244,45 +243,6 @@ def scan_markers(lines, allowed, where, place):
     return found, errors
 
 
-def _enclosing_functions(source, rel):
-    """Map line number (1-based) -> qualified name of the innermost function whose body holds it.
-
-    A function's body starts on the line after its header (so a region may be the first thing
-    in the body, before any statement or docstring) and ends at its last line.
-    """
-    tree = ast.parse(source, filename=rel)
-    spans = []
-
-    def header_end(func):
-        # the last line of the signature: the line of the colon before the first statement
-        last = func.lineno
-        for node in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs,
-                     func.args.vararg, func.args.kwarg, func.returns,
-                     *func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)):
-            if node is not None:
-                last = max(last, node.end_lineno)
-        return min(last, func.body[0].lineno - 1) if func.body[0].lineno > func.lineno else last
-
-    def visit(node, prefix):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                name = prefix + child.name
-                spans.append((header_end(child) + 1, child.end_lineno, name))
-                visit(child, name + ".")
-            elif isinstance(child, ast.ClassDef):
-                visit(child, prefix + child.name + ".")
-            else:
-                visit(child, prefix)
-
-    visit(tree, "")
-
-    def lookup(lineno):
-        inside = [s for s in spans if s[0] <= lineno <= s[1]]
-        return max(inside, key=lambda s: s[0])[2] if inside else None
-
-    return lookup
-
-
 def _drop_lines(lines, regions, keep_inside=False):
     """``lines`` without each region (markers included); with ``keep_inside`` only the two
     marker lines go (the region's content stays, dedented to nothing: markdown)."""
@@ -306,7 +266,7 @@ def release_python(text, rel):
     if not regions and not found["instructor"]:
         return text, 0
     try:
-        lookup = _enclosing_functions(text, rel)
+        lookup = enclosing_functions(text, rel)
     except SyntaxError as exc:
         raise ReleaseError([f"{rel}:{exc.lineno}: the source is not valid Python: {exc.msg}"]) from None
     names = {}
