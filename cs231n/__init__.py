@@ -6,8 +6,10 @@ Modules, in import order (each imports only from those before it):
 - ``fast_layers``: drop-in fast twins of the naive convolution and max-pooling layers.
 - ``layer_utils``: "sandwich" layers (affine-relu, conv-relu-pool, ...).
 - ``classifiers``: ``TwoLayerNet``, ``FullyConnectedNet``, ``ThreeLayerConvNet``.
-- ``optim`` -> ``solver``: update rules and the training loop.
-- ``gradient_check``, ``data_utils``, ``vis_utils``: tools for the notebooks.
+- ``optim`` -> ``checkpoint`` -> ``solver``: update rules, checkpoint files, the training loop.
+- ``gradient_check``, ``data_utils``, ``download``, ``vis_utils``, ``notebook_utils``,
+  ``torch_utils`` (optional torch): tools for the notebooks.
+- ``submission`` (the collector) and ``selfcheck`` (the public checks): the student's tools.
 """
 
 __version__ = "0.1.0"
