@@ -13,10 +13,12 @@ of 3x32x32 images. For each configuration (dtype, batch size, threads) it times:
 - fwd+bwd: ``model.loss(X, y)``, the loss and all gradients (in torch: cross-entropy plus
   0.5 * reg * sum(W ** 2) over the three weights, autograd without the image gradient);
 - step: one ``Solver`` step as in training: draw a minibatch from a training set, loss and
-  gradients, and the update of every parameter by the textbook Adam below (the plain numpy code
-  students write in ``optim.adam``: every operation makes a new array). torch does the same with
-  a random minibatch from a tensor and ``torch.optim.Adam``;
-- adam: the Adam updates alone.
+  gradients, and the update of every parameter by ``optim.adam`` (its region holds the textbook
+  code a student writes: plain numpy, a new array per operation), which the Solver applies in
+  cache-sized blocks (``cs231n/_blocked_update.py``). torch does the same with a random minibatch
+  from a tensor and ``torch.optim.Adam``;
+- adam: the Solver's Adam updates alone; adam 1 call (ours only): ``optim.adam`` called once per
+  whole parameter, as the Solver did before it updated in blocks.
 
 Ours runs in this process, torch in a child process of its own (in one process, numpy's
 OpenBLAS threads keep spinning after each call and slow torch's threads down by a third or
@@ -42,6 +44,7 @@ from _env import describe_environment, load_line  # benchmarks/ is on sys.path w
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cs231n import optim  # noqa: E402
 from cs231n.classifiers import ThreeLayerConvNet  # noqa: E402
 from cs231n.solver import Solver  # noqa: E402
 
@@ -54,28 +57,6 @@ INPUT, FILTERS, FILTER_SIZE, HIDDEN, CLASSES, REG, LR = (3, 32, 32), 32, 7, 500,
 TRAIN_IMAGES = 2000  # the training set minibatches are drawn from (its size does not matter)
 
 
-def textbook_adam(w, dw, config=None):
-    """Adam as a student writes it in optim.adam: plain numpy, a new array per operation."""
-    if config is None:
-        config = {}
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("m", np.zeros_like(w))
-    config.setdefault("v", np.zeros_like(w))
-    config.setdefault("t", 0)
-    beta1, beta2 = config["beta1"], config["beta2"]
-    config["t"] += 1
-    t = config["t"]
-    config["m"] = beta1 * config["m"] + (1 - beta1) * dw
-    mt = config["m"] / (1 - beta1 ** t)
-    config["v"] = beta2 * config["v"] + (1 - beta2) * (dw ** 2)
-    vt = config["v"] / (1 - beta2 ** t)
-    next_w = w - config["learning_rate"] * mt / (np.sqrt(vt) + config["epsilon"])
-    return next_w, config
-
-
 def data(dtype, batch):
     rng = np.random.default_rng(0)
     X = (60 * rng.standard_normal((TRAIN_IMAGES,) + INPUT)).astype(dtype)
@@ -84,23 +65,30 @@ def data(dtype, batch):
 
 
 def ours(dtype, batch):
-    """Our callables: fwd+bwd, Solver step, Adam updates alone."""
+    """Our callables: fwd+bwd, Solver step, the Solver's Adam updates alone, and Adam called once
+    per whole parameter (what the step would pay without the Solver's block-by-block updates)."""
     dtype = np.dtype(dtype)
     X, y, X_batch, y_batch = data(dtype, batch)
-    model = ThreeLayerConvNet(input_dim=INPUT, num_filters=FILTERS, filter_size=FILTER_SIZE,
-                              hidden_dim=HIDDEN, num_classes=CLASSES, reg=REG, dtype=dtype, rng=0)
-    solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X[:10], "y_val": y[:10]},
-                    update_rule=textbook_adam, optim_config={"learning_rate": LR}, batch_size=batch,
-                    verbose=False, seed=0)
+
+    def make_solver():
+        model = ThreeLayerConvNet(input_dim=INPUT, num_filters=FILTERS, filter_size=FILTER_SIZE,
+                                  hidden_dim=HIDDEN, num_classes=CLASSES, reg=REG, dtype=dtype, rng=0)
+        return model, Solver(model, {"X_train": X, "y_train": y, "X_val": X[:10], "y_val": y[:10]},
+                             update_rule="adam", optim_config={"learning_rate": LR}, batch_size=batch,
+                             verbose=False, seed=0)
+
+    model, solver = make_solver()
     _, grads = model.loss(X_batch, y_batch)
+    _, updater = make_solver()  # its own parameters, so the timed updates leave `model` alone
     configs = {k: {"learning_rate": LR} for k in model.params}
     params = {k: v.copy() for k, v in model.params.items()}
 
-    def adam():
+    def adam_one_call():
         for k, g in grads.items():
-            textbook_adam(params[k], g, configs[k])
+            optim.adam(params[k], g, configs[k])
 
-    return {"fwd+bwd": lambda: model.loss(X_batch, y_batch), "step": solver._step, "adam": adam}
+    return {"fwd+bwd": lambda: model.loss(X_batch, y_batch), "step": solver._step,
+            "adam": lambda: updater._update_params(grads), "adam 1 call": adam_one_call}
 
 
 def theirs(dtype, batch):
@@ -212,13 +200,15 @@ def main():
         child.join()
 
     names = ("fwd+bwd", "step", "adam")
-    head = f"{'dtype':<9}{'batch':>6}{'threads':>8}" + "".join(f"{n:>9}" for n in names)
+    head = f"{'dtype':<9}{'batch':>6}{'threads':>8}" + "".join(f"{n:>9}" for n in names) + f"{'adam 1 call':>13}"
     if torch_rounds:
         head += "".join(f"{'torch ' + n:>15}" for n in names) + f"{'f+b ratio':>17}{'step ratio':>17}"
     print(head)
     for i, (dtype, batch, t) in enumerate(configs):
         mine = {n: 1e3 * np.array([r[i][n] for r in ours_rounds]) for n in names}
+        one_call = np.median([1e3 * r[i]["adam 1 call"] for r in ours_rounds])
         row = f"{dtype:<9}{batch:>6}{t:>8}" + "".join(f"{np.median(mine[n]):>9.1f}" for n in names)
+        row += f"{one_call:>13.1f}"
         if torch_rounds:
             other = {n: 1e3 * np.array([r[i][n] for r in torch_rounds]) for n in names}
             row += "".join(f"{np.median(other[n]):>15.1f}" for n in names)

@@ -257,4 +257,7 @@ def scheduled_rule(rule, total_steps, warmup_steps=0, final_fraction=0.0):
         return rule(w, dw, config)
 
     update.__name__ = f"scheduled_{getattr(rule, '__name__', 'rule')}"
+    # Elementwise when the wrapped rule is: the Solver may then update a large parameter in blocks.
+    update.elementwise = (any(rule is globals()[name] for name in UPDATE_RULES)
+                          or getattr(rule, "elementwise", False) is True)
     return update

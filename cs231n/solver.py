@@ -42,7 +42,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _validate, optim
+from . import _blocked_update, _validate, optim
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint  # noqa: F401
 from .checkpoint import META_KEY as _META_KEY
 from .checkpoint import PARAM_PREFIX as _PARAM_PREFIX
@@ -240,10 +240,21 @@ class Solver:
                 self.iteration, float(loss))
         self.loss_history.append(float(loss))
 
+        self._update_params(grads)
+
+    def _update_params(self, grads):
+        """Replace every parameter with the update rule's next value; called by _step()."""
+        blocked = _blocked_update.is_elementwise(self.update_rule)
         for p, w in self.model.params.items():
             if p not in grads:
                 raise KeyError(f"model.loss returned no gradient for parameter {p!r}")
-            next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
+            result = None
+            if blocked:  # the same result, computed in cache-sized blocks on the BLAS threads
+                result = _blocked_update.update_in_blocks(self.update_rule, w, grads[p],
+                                                          self.optim_configs[p])
+            if result is None:
+                result = self.update_rule(w, grads[p], self.optim_configs[p])
+            next_w, self.optim_configs[p] = result
             self.model.params[p] = next_w
 
     def checkpoint_path(self, epoch=None):
