@@ -77,7 +77,7 @@ def test_which_rules_qualify():
     assert not _blocked_update.is_elementwise(optim.scheduled_rule(my_rule, 10))
 
 
-@pytest.mark.parametrize("case", ["small", "dtype", "shape", "strided", "state shape", "not arrays"])
+@pytest.mark.parametrize("case", ["small", "dtype", "shape", "wide rows", "strided", "state shape", "not arrays"])
 def test_arrays_that_do_not_qualify_are_declined(case):
     w, dw, config = _random(SHAPE, np.float32, 0), _random(SHAPE, np.float32, 1), {}
     if case == "small":
@@ -86,6 +86,8 @@ def test_arrays_that_do_not_qualify_are_declined(case):
         dw = dw.astype(np.float64)
     elif case == "shape":
         dw = dw.reshape(500, 700)
+    elif case == "wide rows":
+        w, dw = w.reshape(1, -1), dw.reshape(1, -1)
     elif case == "strided":
         w, dw = np.asfortranarray(w), np.asfortranarray(dw)
     elif case == "state shape":
@@ -137,3 +139,26 @@ def test_solver_training_is_the_same_with_and_without_blocks():
     for name in ("W", "b"):
         np.testing.assert_array_equal(blocked_model.params[name], whole_model.params[name])
         _same_config(whole.optim_configs[name], blocked.optim_configs[name])
+
+
+def test_the_rule_sees_row_blocks_of_the_parameter():
+    seen = []
+
+    def spy(w, dw, config=None):
+        seen.append((w.shape, config["m"].shape if "m" in config else None))
+        return optim.adam(w, dw, config)
+
+    spy.elementwise = True
+    w, dw = _random(SHAPE, np.float32, 0), _random(SHAPE, np.float32, 1)
+    _, config = optim.adam(w, dw, {})
+    _blocked_update.update_in_blocks(spy, w, dw, config)
+    assert len(seen) > 1 and sum(shape[0] for shape, _ in seen) == SHAPE[0]
+    assert all(shape[1:] == SHAPE[1:] and m_shape == shape for shape, m_shape in seen)
+
+
+def test_an_error_in_the_rule_is_left_to_the_whole_call():
+    def broken(w, dw, config=None):
+        raise ValueError(f"broken rule saw {w.shape}")
+
+    w, dw = _random(SHAPE, np.float32, 0), _random(SHAPE, np.float32, 1)
+    assert _blocked_update.update_in_blocks(broken, w, dw, {}) is None
