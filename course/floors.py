@@ -319,7 +319,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0 .. N-1 (default 10)")
     parser.add_argument("--impls", nargs="+", choices=("instructor", "textbook"),
                         default=["instructor", "textbook"])
-    parser.add_argument("--workers", type=int, default=2, help="processes per implementation at once")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes at once (default 2)")
     parser.add_argument("--report", action="store_true", help="print the table of the results and stop")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -336,25 +336,38 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="floors-") as tmp:
         release_root = _textbook_release(tmp) if any(j[0] == "textbook" for j in jobs) else None
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+                   MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", TQDM_DISABLE="1")
         env.pop("CS231N_SMOKE", None)
-        procs = []
-        per_impl = max(1, args.workers // len(args.impls))
-        for impl in args.impls:
-            mine = [(c, s) for i, c, s in jobs if i == impl]
-            path = [str(REPO)] if impl == "instructor" else [str(release_root), str(REPO)]
-            impl_env = dict(env, PYTHONPATH=os.pathsep.join(path))
-            if release_root is not None:
-                impl_env["CS231N_FLOORS_RELEASE"] = str(release_root)
-            for k in range(per_impl):
-                share = mine[k::per_impl]
-                if share:
-                    procs.append(subprocess.Popen(
+        lanes = [jobs[k::args.workers] for k in range(args.workers)]
+        queues = []
+        for lane in lanes:  # a lane runs its jobs in order, one worker process per run of one impl
+            queue = []
+            for impl, check, seed in lane:
+                if not queue or queue[-1][0] != impl:
+                    queue.append((impl, []))
+                queue[-1][1].append((check, seed))
+            queues.append(queue)
+        failures = 0
+        running = [None] * len(queues)
+        while any(queues) or any(running):
+            for k, queue in enumerate(queues):
+                if running[k] is not None and running[k].poll() is None:
+                    continue
+                if running[k] is not None:
+                    failures += running[k].returncode != 0
+                    running[k] = None
+                if queue:
+                    impl, share = queue.pop(0)
+                    path = [str(REPO)] if impl == "instructor" else [str(release_root), str(REPO)]
+                    impl_env = dict(env, PYTHONPATH=os.pathsep.join(path))
+                    if release_root is not None:
+                        impl_env["CS231N_FLOORS_RELEASE"] = str(release_root)
+                    running[k] = subprocess.Popen(
                         [sys.executable, "-m", "course.floors", str(Path(args.out).resolve()),
-                         "--worker", impl, json.dumps(share)], env=impl_env, cwd=tmp))
-        failed = [p.args for p in procs if p.wait() != 0]
-        if failed:
-            print(f"{len(failed)} worker(s) failed", file=sys.stderr)
+                         "--worker", impl, json.dumps(share)], env=impl_env, cwd=tmp)
+            time.sleep(0.5)
+        if failures:
+            print(f"{failures} worker(s) failed", file=sys.stderr)
     print(report(_done(args.out)))
     return 0
 
