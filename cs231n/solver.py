@@ -22,6 +22,12 @@ holds 'p' or 'seed' (a model using dropout); the model's original value is put b
 and leaves dropout alone. The Solver itself never uses numpy's global random state (dropout
 reseeds it from dropout_param['seed'], as in the original assignment).
 
+Updates: the Solver calls the update rule once per parameter with ``(w, dw, config)``. For the
+rules of cs231n.optim, which are elementwise, a large parameter (from 262,144 entries, e.g. the
+ConvNet's 8192 x 500 weight) is instead updated in blocks of rows, each call seeing ``w[a:b]``,
+``dw[a:b]`` and the same rows of the state arrays, on the BLAS threads: the results are identical
+bit for bit, and a textbook rule's temporaries stay in the CPU cache (see cs231n/_blocked_update.py).
+
 Output: ``verbose=True`` shows a progress bar (tqdm.auto: a widget in notebooks, text in a
 terminal) whose postfix shows the loss, refreshed every ``print_every`` iterations, and the latest
 accuracies, plus one line per accuracy check. Setting the environment variable ``TQDM_DISABLE=1``
