@@ -1,26 +1,32 @@
-"""How the fast layers spread chunks of a batch over threads, and which way pays for each shape.
+"""How the fast layers spread chunks of a batch over threads.
 
 A layer cuts its batch into chunks and gives chunk k to *lane* k % lanes; each lane has its own
 buffers and partial sums, which the caller adds up in lane order. The number of lanes is BLAS's
 thread count (capped by the CPUs and the chunks), so it does not depend on timing, and neither
 do the results. Two execution plans run the same lanes:
 
-- "workers": one thread per lane, BLAS held to 1 thread meanwhile (process-wide, while the call
-  runs; numpy releases the GIL in matmul and ufuncs): the copies and elementwise work run in
-  parallel too.
+- "workers" (the default): one thread per lane, BLAS held to 1 thread meanwhile (process-wide,
+  while the call runs; numpy releases the GIL in matmul and ufuncs): the copies and elementwise
+  work run in parallel too.
 - "blas": the calling thread runs the lanes one after another and BLAS uses its own threads inside
   each matrix product: no thread start-up and no lock handovers between our threads, but the
   copies run on one core.
 
-Which is faster depends on the shape, the dtype, the thread count and on what else runs (on a
-busy machine every threaded product waits for its slowest thread). So each
-kind of call (its key: operation, shapes, dtype, lanes) is timed under both plans for its first
-few calls, alternately, and then keeps the faster: a plan cache. A plan that loses by a wide
-margin is dropped at once (on a busy machine, BLAS's threads wait for each other in every
-product and the "blas" plan can be 30 times slower). Both plans do the same arithmetic in the same
-order (OpenBLAS splits a product between threads by output blocks, not along the sums; the tests
-check that the results are identical), so the choice affects only speed. ``force_plan``
-overrides the choice (tests, benchmarks).
+The two plans do NOT always give the same bits: OpenBLAS computes a float32 product of the
+ConvNet's sizes with a different summation order on 1 thread than on 2 (its results differ in
+the last bits; float64 mostly agrees). So the plan must not depend on timing, or a seeded
+training run would not repeat itself: every call runs "workers", which measured as fast or
+faster than "blas" for every layer of the ConvNet step on a quiet 2-core machine (conv forward
+12.2 vs 13.6 ms, backward 28.4 vs 30.4 ms for the 7x7 layer in float32, 10.8 vs 36.7 ms forward
+for 64 -> 64 channels) and degrades far less on a busy one (there "blas" measured up to 30 times
+slower, every product waiting for a descheduled thread). Only tiny images (3 x 31 x 31) ran
+faster under "blas" (3.5 vs 6.7 ms).
+
+``force_plan`` runs a chosen plan (tests, benchmarks). ``adaptive_plans()`` turns on a per-shape
+plan cache instead, for speed measurements: each kind of call (its key: operation, shapes,
+dtype, lanes) is timed under both plans for its first few calls, alternately, and then keeps the
+faster (a plan that loses by a wide margin is dropped at once). Under it, float32 results may
+change in the last bits from one run to the next.
 """
 
 import contextlib
@@ -38,7 +44,7 @@ TRIALS = 3  # timed calls of each plan before a key keeps the faster one
 _CLEAR_LOSS = 3.0  # ... or fewer, once a plan has been this many times slower than the other
 _MAX_KEYS = 512  # the cache is cleared when it grows past this (shapes keep changing)
 
-_state = {"controller": None, "forced": None}
+_state = {"controller": None, "forced": None, "adaptive": False}
 _plans = {}  # key -> chosen plan name, or {plan: [seconds, ...]} while still trying
 _lock = threading.Lock()
 
@@ -74,6 +80,16 @@ def force_plan(plan):
         _state["forced"] = saved
 
 
+@contextlib.contextmanager
+def adaptive_plans(enabled=True):
+    """Within the block, calls choose their plan by timing (a per-shape plan cache); see above."""
+    saved, _state["adaptive"] = _state["adaptive"], bool(enabled)
+    try:
+        yield
+    finally:
+        _state["adaptive"] = saved
+
+
 def clear_plans():
     """Forget every plan chosen so far (they are chosen again from the next calls)."""
     with _lock:
@@ -87,9 +103,12 @@ def chosen_plan(key):
 
 
 def _next_plan(key):
-    """The plan for this call of ``key``: forced, kept, or the one tried fewer times so far."""
+    """The plan for this call of ``key``: forced, else "workers"; adaptively: kept, or the one
+    tried fewer times so far."""
     if _state["forced"] is not None:
         return _state["forced"], False
+    if not _state["adaptive"]:
+        return "workers", False
     with _lock:
         entry = _plans.get(key)
         if isinstance(entry, str):

@@ -17,11 +17,10 @@ How they are fast:
   all windows is one contiguous slice. The forward pass records each window's first maximum; the
   backward pass routes the gradient with one comparison and one multiply per window entry.
 - Chunks run on as many lanes as numpy's BLAS may use threads (2 on a 2-core machine), either on
-  one thread per lane (BLAS held to 1 thread meanwhile) or one lane after another with BLAS's
-  threads inside the matrix products; each kind of call tries both and keeps the faster (see
-  ``_threads``). Small problems stay in the calling thread; ``threadpoolctl.threadpool_limits(1)``
-  makes every call single-threaded. Chunks go to lanes in a fixed pattern: results depend neither
-  on thread timing nor on the plan.
+  one thread per lane (BLAS held to 1 thread meanwhile; see ``_threads``). Small problems stay in
+  the calling thread; ``threadpoolctl.threadpool_limits(1)`` makes every call single-threaded.
+  Chunks go to lanes in a fixed pattern, so results do not depend on thread timing: the same
+  call gives the same bits every time (for a given thread count).
 - ``conv_pool_forward_fast`` / ``conv_pool_backward_fast`` fuse a convolution with the max pool
   after it (the sandwich layer ``conv_relu_pool_forward`` uses them): each chunk is pooled while
   its convolution output is still in the CPU cache, and the full convolution output is never
