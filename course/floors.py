@@ -51,7 +51,7 @@ CHECKS = {
                 ("val_acc", ">=", 0.55, "(the stretch goal, not asserted)")],
     "conv_better": [("val_acc", ">=", 0.50, "ThreeLayerConvNet, 1 epoch, better recipe")],
     "bn_sweep": [("scale_margin", ">=", 0.05, "batchnorm - baseline at weight scale 1e-4"),
-                 ("worst_margin", ">=", 0.05, "batchnorm - baseline, worst over 20 scales")],
+                 ("worst_margin", ">=", 0.05, "batchnorm - baseline, worst over 20 scales; no longer asserted")],
 }
 
 
