@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -33,6 +34,12 @@ WRITER = ('import os, tempfile\nif not os.path.exists("left_behind.txt"):\n'
           '    open("left_behind.txt", "w").write("x")\n'
           '    open(os.path.join(tempfile.gettempdir(), "left_behind_tmp.txt"), "w").write("x")\n')
 
+
+
+def _default_sigint():
+    """In the child: SIGINT as Python expects it, even when pytest runs in a background job, whose
+    children inherit SIGINT ignored (a program started so keeps ignoring it, by convention)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 def _tree_digest(folder):
     h = hashlib.sha256()
@@ -274,7 +281,8 @@ def test_interrupt_stops_workers_and_removes_scratch(tmp_path, sig):
         fakeclass.write_zip(subs / f"loop{k}.zip", _files_with(files, OPTIM, "sgd_momentum", LOOP))
     proc = subprocess.Popen([sys.executable, "-m", "course.batch", str(subs), str(out), "--jobs", "2",
                              "--check-timeout", "60", "--scratch", str(scratch), "-q"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(scratch.glob("*/*/work")):
         time.sleep(0.2)
