@@ -25,7 +25,8 @@ def describe_environment(torch, threads):
     print(f"python {platform.python_version()}, numpy {np.__version__} ({blas}),"
           f" torch {torch.__version__ if torch is not None else 'not installed'}; {os.cpu_count()} cpus,"
           f" {threads} threads for ours and torch")
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
+                "OMP_NUM_THREADS"):
         if var in os.environ:
             print(f"  {var}={os.environ[var]}")
 

@@ -30,12 +30,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cs231n  # noqa: E402,F401  before numpy, as in the notebooks: it sets OPENBLAS_THREAD_TIMEOUT
+
+import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits
 
 from _env import describe_environment, load_line, parse_arguments  # benchmarks/ is on sys.path when run as a script
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 try:
     from cs231n import _threads  # noqa: E402

@@ -37,12 +37,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cs231n  # noqa: E402,F401  before numpy, as in the notebooks: it sets OPENBLAS_THREAD_TIMEOUT
+
+import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits
 
 from _env import describe_environment, load_line  # benchmarks/ is on sys.path when run as a script
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cs231n import optim  # noqa: E402
 from cs231n.classifiers import ThreeLayerConvNet  # noqa: E402

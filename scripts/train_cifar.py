@@ -16,8 +16,9 @@ hyperparameters (``from train_cifar import RECIPES`` with scripts/ on sys.path, 
 Results on this machine (real CIFAR-10, 49000 / 1000 validation images, float32, best
 validation accuracy; seeds 0, 1, 2, ... as given by --seed):
 
-    cnn_original   0.483 0.484 0.429 0.468 0.458 (seeds 0-4; mean 0.464); one epoch in 85-89 s
-                   on 2 idle cores (75.6 s with OPENBLAS_THREAD_TIMEOUT=4, see the README);
+    cnn_original   0.483 0.484 0.429 0.468 0.458 (seeds 0-4; mean 0.464); one epoch in 73.8 s
+                   on 2 cores (94.0 s minutes before with OPENBLAS_THREAD_TIMEOUT=28, OpenBLAS's
+                   default; ``import cs231n`` sets 4, see the README);
                    drawing the minibatches without replacement (a permutation per epoch)
                    instead gave 0.453 0.471 0.449 for seeds 0-2: the spread is seed variance
     cnn_better     0.591 0.598 0.571 (seeds 0-2)
@@ -47,10 +48,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from threadpoolctl import threadpool_limits
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cs231n  # noqa: E402,F401  before numpy, as in the notebooks: it sets OPENBLAS_THREAD_TIMEOUT
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from cs231n import optim  # noqa: E402
 from cs231n.classifiers import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet  # noqa: E402
