@@ -15,7 +15,8 @@ How they are fast:
   rather than caching them: the im2col matrix of the whole batch is never built.
 - Max pooling splits the images into stride x stride phases (``_PoolPlan``), so entry (i, j) of
   all windows is one contiguous slice. The forward pass records each window's first maximum; the
-  backward pass routes the gradient with one comparison and one multiply per window entry.
+  backward pass routes the gradient with one comparison and one multiply per window entry (for
+  windows that do not overlap, straight into strided views of dx, with no phase buffers).
 - Chunks run on as many lanes as numpy's BLAS may use threads (2 on a 2-core machine), either on
   one thread per lane (BLAS held to 1 thread meanwhile; see ``_threads``). Small problems stay in
   the calling thread; ``threadpoolctl.threadpool_limits(1)`` makes every call single-threaded.
@@ -391,6 +392,13 @@ class _PoolPlan:
         # The first entry of each phase (shift 0) writes the phase's whole slice; later ones add.
         self.first_of_phase = [k == min(j for j, other in enumerate(self.offsets) if other[0] == phase)
                                for k, (phase, _) in enumerate(self.offsets)]
+        # Windows that do not overlap (stride >= window) route their gradient straight into
+        # strided views of dx: entry (i, j) of every window is x[:, :, i::s, j::s], cut to H' x W'.
+        # (The forward pass keeps the phases: numpy compares contiguous arrays twice as fast.)
+        self.tiles = s >= pool_height and s >= pool_width
+        self.covers_all = self.tiles and (s * H_out, s * W_out, pool_height, pool_width) == (H, W, s, s)
+        self.entry_slices = [(slice(i, i + s * H_out, s), slice(j, j + s * W_out, s))
+                             for i in range(pool_height) for j in range(pool_width)]
 
     def new_phases(self, images, dtype):
         """A zeroed buffer for the phases of ``images`` images, plus the tail shifts read."""
@@ -467,6 +475,9 @@ class _PoolBackward:
 
     def __init__(self, plan, per_chunk, dtype):
         self.plan, self.dtype = plan, dtype
+        if plan.tiles:
+            self.hit = np.empty((per_chunk, plan.C, plan.H_out, plan.W_out), dtype=bool)
+            return
         wide_size = per_chunk * plan.C * plan.plane
         self.dphases = plan.new_phases(per_chunk, dtype)
         # Junk positions are never written (every chunk has the same layout per image), so they
@@ -475,7 +486,23 @@ class _PoolBackward:
         self.hit = np.empty(wide_size, dtype=bool)
         self.routed = np.empty(wide_size, dtype=dtype)
 
+    def tiled(self, dout, first_max, dx):
+        """Windows that do not overlap: route dout straight into strided views of dx."""
+        plan, zero = self.plan, self.dtype.type(0)
+        index, hit = first_max[:, :, :plan.H_out, :plan.W_out], self.hit[:dout.shape[0]]
+        finite = np.isfinite(dout).all()  # else dout * 0 may be nan: route with np.where
+        if not plan.covers_all:
+            dx[...] = 0
+        for k, (rows, cols) in enumerate(plan.entry_slices):
+            np.equal(index, k, out=hit)
+            if finite:
+                np.multiply(dout, hit, out=dx[:, :, rows, cols])
+            else:
+                np.copyto(dx[:, :, rows, cols], np.where(hit, dout, zero))
+
     def __call__(self, dout, first_max, dx):
+        if self.plan.tiles:
+            return self.tiled(dout, first_max, dx)
         plan, dphases, zero = self.plan, self.dphases, self.dtype.type(0)
         m = dout.shape[0]
         n = m * plan.C * plan.plane
