@@ -23,9 +23,9 @@ How they are fast:
   Chunks go to lanes in a fixed pattern, so results do not depend on thread timing: the same
   call gives the same bits every time (for a given thread count).
 - ``conv_pool_forward_fast`` / ``conv_pool_backward_fast`` fuse a convolution with the max pool
-  after it (the sandwich layer ``conv_relu_pool_forward`` uses them): each chunk is pooled while
-  its convolution output is still in the CPU cache, and the full convolution output is never
-  stored.
+  after it (the sandwich layer ``conv_relu_pool_forward`` uses them): the forward pass pools a
+  group of chunks (about 512 KiB of convolution output) while it is still in the CPU cache, and
+  the full convolution output is never stored.
 - A stride larger than the padded input gives one window per row and column, as does the padded
   input's size; the layers plan with the smaller one (same output), so time and memory do not
   grow with the stride.
@@ -53,6 +53,7 @@ __all__ = [
 # Chunk sizes: bytes of patches and products (conv), of input (max pool) per chunk of images.
 _CONV_CHUNK_BYTES = 1 << 19
 _POOL_CHUNK_BYTES = 1 << 20
+_CONV_POOL_GROUP_BYTES = 1 << 19  # convolution output pooled at once by conv_pool_forward_fast
 # Below this many multiply-adds (conv) or input values (pool) threads cost more than they save.
 _CONV_MIN_PARALLEL_WORK = 1 << 21
 _POOL_MIN_PARALLEL_ELEMENTS = 1 << 17
@@ -623,11 +624,21 @@ def _conv_pool_plans(x, w, b, conv_param, pool_param, dtype):
     return plan, pool_plan, (x, w, b, {"stride": stride, "pad": pad}), pool_param, key
 
 
+def _conv_pool_group_size(plan, per_chunk, N, dtype):
+    """Images pooled at once: whole convolution chunks, about _CONV_POOL_GROUP_BYTES of output.
+
+    Pooling each small convolution chunk on its own would cost a dozen numpy calls per image,
+    and on two lanes every call pays a GIL handover (a few microseconds each).
+    """
+    per_image = max(1, plan.F * plan.H_out * plan.W_out * dtype.itemsize)
+    return min(N, per_chunk * max(1, _CONV_POOL_GROUP_BYTES // (per_image * per_chunk))) if N else 1
+
+
 def conv_pool_forward_fast(x, w, b, conv_param, pool_param):
     """Convolution, then max pool of its output, in one pass over the batch.
 
     The same as ``max_pool_forward_fast(conv_forward_fast(x, w, b, conv_param)[0], pool_param)``
-    (the same values, checks and errors), but each chunk of images is pooled while its
+    (the same values, checks and errors), but each group of images is pooled while its
     convolution output is still in the CPU cache, and the (N, F, H', W') convolution output is
     never stored.
 
@@ -650,13 +661,22 @@ def conv_pool_forward_fast(x, w, b, conv_param, pool_param):
     out = np.empty((N, plan.F, pool_plan.H_out, pool_plan.W_out), dtype=dtype)
     first_max = np.empty((N, plan.F, pool_plan.Hs, pool_plan.Ws), dtype=pool_plan.index_dtype)
     per_chunk = _conv_chunk_size(plan, N, dtype)
+    per_group = _conv_pool_group_size(plan, per_chunk, N, dtype)
 
     def make_lane():
-        conv = _ConvForward(plan, per_chunk, w_rows, bias, dtype)
-        pool = _PoolForward(pool_plan, per_chunk, dtype)
-        return lambda start, stop: pool(conv(x[start:stop]), out[start:stop], first_max[start:stop])
+        conv = _ConvForward(plan, per_chunk, w_rows, bias, dtype, own_output=False)
+        pool = _PoolForward(pool_plan, per_group, dtype)
+        convolved = np.empty((per_group, plan.F, plan.H_out, plan.W_out), dtype=dtype)
 
-    run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), ("conv pool forward",) + key)
+        def forward(start, stop):
+            for first in range(start, stop, per_chunk):  # the same chunks as conv_forward_fast
+                last = min(first + per_chunk, stop)
+                conv(x[first:last], convolved[first - start:last - start])
+            pool(convolved[:stop - start], out[start:stop], first_max[start:stop])
+
+        return forward
+
+    run_chunks(N, per_group, make_lane, _conv_work(plan, N), ("conv pool forward",) + key)
     return out, (conv_cache, pool_param, first_max)
 
 

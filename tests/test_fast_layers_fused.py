@@ -64,10 +64,13 @@ def fused_ids(case):
     return f"x{'x'.join(map(str, x_shape))}-w{w_shape[0]}x{w_shape[2]}x{w_shape[3]}s{s}p{p}-pool{ph}x{pw}s{ps}"
 
 
+@pytest.mark.parametrize("group_bytes", [1, 1 << 13, fast_layers._CONV_POOL_GROUP_BYTES],
+                         ids=["one-chunk-groups", "small-groups", "default-groups"])
 @pytest.mark.parametrize("kind", ["random", "ties"])
 @pytest.mark.parametrize("case", FUSED_CASES, ids=[fused_ids(c) for c in FUSED_CASES])
-def test_fused_conv_pool_equals_the_two_layers(case, kind, monkeypatch):
+def test_fused_conv_pool_equals_the_two_layers(case, kind, group_bytes, monkeypatch):
     monkeypatch.setattr(fast_layers, "_CONV_CHUNK_BYTES", 1 << 12)  # several chunks per call
+    monkeypatch.setattr(fast_layers, "_CONV_POOL_GROUP_BYTES", group_bytes)  # chunks pooled at once
     x_shape, w_shape, (s, p), (ph, pw, ps) = case
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + s + ph * ps)
     x = rng.standard_normal(x_shape)
@@ -147,7 +150,7 @@ def test_fused_errors_match_the_layers():
 
 def test_fused_never_stores_the_convolution_output():
     rng = np.random.default_rng(6)
-    N, C, H, F = 64, 8, 16, 32
+    N, C, H, F = 128, 8, 16, 32  # the workspace is a few groups of images, whatever N
     x, w, b = rng.standard_normal((N, C, H, H)), rng.standard_normal((F, C, 3, 3)), rng.standard_normal(F)
     dout = rng.standard_normal((N, F, H // 2, H // 2))
     conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
