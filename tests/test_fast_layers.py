@@ -80,7 +80,10 @@ CONV_CASES = [
     ((9, 3, 9, 9), (3, 3, 3, 3), 1, 1),      # several chunks of images
     ((40, 8, 16, 16), (16, 8, 3, 3), 1, 1),  # big enough to run on worker threads
     ((12, 6, 20, 20), (8, 6, 5, 5), 2, 2),   # threads, stride 2
+    ((2, 2, 1, 1), (3, 2, 5, 5), 1, 2),      # tiny image, big filter: col2im adds tap by tap
+    ((2, 2, 3, 3), (2, 2, 7, 7), 2, 2),      # the same, stride 2
 ]
+COL2IM_TAP_BY_TAP = CONV_CASES[-2:]
 
 
 def conv_ids(case):
@@ -110,6 +113,28 @@ def test_conv_matches_naive(case):
         assert grad.shape == shape, name
         assert grad.dtype == np.float64, name
         assert rel_norm(grad, ref) < 1e-12, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_col2im_one_sum_per_phase_equals_tap_by_tap(dtype, monkeypatch):
+    # col2im sums each phase's taps in one np.sum over a strided view; the same adds, in the
+    # same order, as one call per tap: the same bits, float32 included.
+    for case in CONV_CASES:
+        x_shape, w_shape, stride, pad = case
+        rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
+        x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+        b = rng.standard_normal(w_shape[0]).astype(dtype)
+        out, cache = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        one_sum = conv_backward_fast(dout, cache)[0]
+        with monkeypatch.context() as patch:
+            patch.setattr(fast_layers._ConvWorkspace, "one_sum_col2im", False)
+            tap_by_tap = conv_backward_fast(dout, cache)[0]
+        np.testing.assert_array_equal(one_sum, tap_by_tap, err_msg=conv_ids(case))
+    for x_shape, w_shape, stride, pad in COL2IM_TAP_BY_TAP:  # these cases do test the fallback
+        H_out, W_out = conv_out_size(*x_shape[2:], *w_shape[2:], stride, pad)
+        plan = fast_layers._ConvPlan(x_shape, w_shape, stride, pad, H_out, W_out)
+        assert fast_layers._ConvWorkspace(plan, 1, np.dtype(dtype), backward=True).col2im_sums is None
 
 
 @pytest.mark.parametrize("x_shape,w_shape", [((0, 3, 5, 5), (4, 3, 3, 3)), ((2, 0, 5, 5), (4, 0, 3, 3)),
