@@ -53,7 +53,7 @@ __all__ = [
 # Chunk sizes: bytes of patches and products (conv), of input (max pool) per chunk of images.
 _CONV_CHUNK_BYTES = 1 << 19
 _POOL_CHUNK_BYTES = 1 << 20
-_CONV_POOL_GROUP_BYTES = 1 << 19  # convolution output pooled at once by conv_pool_forward_fast
+_CONV_GROUP_BYTES = 1 << 19  # convolution output per group of chunks (see _conv_group_size)
 # Below this many multiply-adds (conv) or input values (pool) threads cost more than they save.
 _CONV_MIN_PARALLEL_WORK = 1 << 21
 _POOL_MIN_PARALLEL_ELEMENTS = 1 << 17
@@ -239,6 +239,19 @@ def _conv_chunk_size(plan, n, dtype):
     return max(1, min(n, _CONV_CHUNK_BYTES // max(1, per_image)))
 
 
+def _conv_group_size(plan, per_chunk, N, dtype):
+    """Images per group: whole chunks, about _CONV_GROUP_BYTES of convolution output.
+
+    A lane pools a group at once (conv_pool_*_fast) and fills a group's output gradient in one
+    call: pooling or copying each small chunk on its own would cost a dozen numpy calls per
+    image, and on two lanes every call pays a GIL handover (a few microseconds each). Lanes take
+    whole groups, and the group size depends only on the shapes, so the fused and the plain
+    backward pass add up dw in the same order.
+    """
+    per_image = max(1, plan.F * plan.H_out * plan.W_out * dtype.itemsize)
+    return min(N, per_chunk * max(1, _CONV_GROUP_BYTES // (per_image * per_chunk))) if N else 1
+
+
 class _ConvForward:
     """A lane of the convolution forward pass: ``lane(x_chunk, out)`` writes the (m, F, H', W')
     output of the images x_chunk into out, or without out into a buffer of the lane's own (valid
@@ -258,26 +271,27 @@ class _ConvForward:
 
 
 class _ConvBackward:
-    """A lane of the convolution backward pass. ``lane.grad(m)`` is the (m, F, H', W') view to
-    write a chunk's dout into; ``lane(x_chunk, dx_chunk)`` then adds the chunk's share to
+    """A lane of the convolution backward pass, a group of chunks at a time. ``lane.grad(m)`` is
+    the (m, F, H', W') view to write a group's dout into; ``lane(x_chunk, dx_chunk, offset)``
+    then adds the share of the chunk that starts ``offset`` images into the group to
     ``lane.dw_rows`` and writes its dx (when dx_chunk is not None)."""
 
-    def __init__(self, plan, per_chunk, w_cols, dtype, clear_dcols, need_dx):
-        self.plan, self.w_cols, self.clear_dcols = plan, w_cols, clear_dcols
+    def __init__(self, plan, per_chunk, per_group, w_cols, dtype, clear_dcols, clear_junk, need_dx):
+        self.plan, self.w_cols, self.clear_dcols, self.clear_junk = plan, w_cols, clear_dcols, clear_junk
         self.work = _ConvWorkspace(plan, per_chunk, dtype, backward=need_dx)
-        self.wide = np.zeros((per_chunk, plan.F, plan.P), dtype=dtype)  # junk columns stay 0
+        self.wide = np.zeros((per_group, plan.F, plan.P), dtype=dtype)  # junk columns stay 0
         self.dw_parts = np.empty((per_chunk, plan.F, plan.K), dtype=dtype)
         self.dw_rows = np.zeros((plan.F, plan.K), dtype=dtype)
 
     def grad(self, m):
         return self.plan.valid(self.wide[:m])
 
-    def __call__(self, x_chunk, dx_chunk):
+    def __call__(self, x_chunk, dx_chunk, offset=0):
         m, plan = x_chunk.shape[0], self.plan
         cols = self.work.im2col(x_chunk)  # (m, K, P)
-        if plan.Ws > plan.W_out and not np.isfinite(x_chunk).all():
+        if self.clear_junk:
             plan.junk(cols)[...] = 0  # 0 * inf would be nan
-        g = self.wide[:m]
+        g = self.wide[offset:offset + m]
         parts = np.matmul(g, cols.transpose(0, 2, 1), out=self.dw_parts[:m])  # (m, F, K)
         self.dw_rows += parts[0] if m == 1 else parts.sum(axis=0)
         if dx_chunk is None:
@@ -342,12 +356,27 @@ def _conv_backward_setup(dout, cache, need_dx, name):
     return x, w, dout, stride, pad, plan
 
 
-def _conv_backward_lane(plan, x, w, dtype, per_chunk, need_dx):
+def _conv_backward_lane(plan, x, w, dtype, per_chunk, per_group, need_dx):
     w_cols = plan.weights(w, dtype).T  # (K, F)
-    # Junk columns meet a zero gradient, which is exact unless a weight is inf or nan
-    # (0 * inf = nan); then they are zeroed explicitly.
+    # Junk columns meet a zero gradient, which is exact unless a weight or an input is inf or
+    # nan (0 * inf = nan); then they are zeroed explicitly.
     clear_dcols = need_dx and plan.Ws > plan.W_out and not np.isfinite(w).all()
-    return lambda: _ConvBackward(plan, per_chunk, w_cols, dtype, clear_dcols, need_dx)
+    clear_junk = plan.Ws > plan.W_out and not np.isfinite(x).all()
+    return lambda: _ConvBackward(plan, per_chunk, per_group, w_cols, dtype, clear_dcols, clear_junk, need_dx)
+
+
+def _conv_backward_groups(lane, x, dx, per_chunk, before=None):
+    """``group(start, stop)`` for run_chunks: optionally ``before(start, stop)`` (which fills
+    lane.grad), then the lane's backward pass over the group's chunks, in order."""
+    def group(start, stop):
+        if before is not None:
+            before(start, stop)
+        for first in range(start, stop, per_chunk):  # the same chunks as the forward pass
+            last = min(first + per_chunk, stop)
+            lane(x[first:last], None if dx is None else dx[first:last], first - start)
+
+    group.lane = lane
+    return group
 
 
 def conv_backward_fast(dout, cache, need_dx=True):
@@ -370,20 +399,17 @@ def conv_backward_fast(dout, cache, need_dx=True):
     dtype = np.result_type(x, w, dout)
     dx = np.empty(x.shape, dtype=dtype) if need_dx else None
     per_chunk = _conv_chunk_size(plan, N, dtype)
-    new_lane = _conv_backward_lane(plan, x, w, dtype, per_chunk, need_dx)
+    # Groups as in conv_pool_backward_fast: the same partial sums of dw, so the same bits.
+    per_group = _conv_group_size(plan, per_chunk, N, dtype)
+    new_lane = _conv_backward_lane(plan, x, w, dtype, per_chunk, per_group, need_dx)
 
     def make_lane():
         lane = new_lane()
-
-        def backward(start, stop):
-            np.copyto(lane.grad(stop - start), dout[start:stop])
-            lane(x[start:stop], dx[start:stop] if need_dx else None)
-
-        backward.lane = lane
-        return backward
+        return _conv_backward_groups(
+            lane, x, dx, per_chunk, lambda start, stop: np.copyto(lane.grad(stop - start), dout[start:stop]))
 
     key = ("conv backward", x.shape, w.shape, stride, pad, dtype.str, need_dx)
-    lanes = run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), key)
+    lanes = run_chunks(N, per_group, make_lane, _conv_work(plan, N), key)
     dw_rows = lanes[0].lane.dw_rows
     for other in lanes[1:]:
         dw_rows += other.lane.dw_rows
@@ -656,16 +682,6 @@ def _conv_pool_plans(x, w, b, conv_param, pool_param, dtype):
     return plan, pool_plan, (x, w, b, {"stride": stride, "pad": pad}), pool_param, key
 
 
-def _conv_pool_group_size(plan, per_chunk, N, dtype):
-    """Images pooled at once: whole convolution chunks, about _CONV_POOL_GROUP_BYTES of output.
-
-    Pooling each small convolution chunk on its own would cost a dozen numpy calls per image,
-    and on two lanes every call pays a GIL handover (a few microseconds each).
-    """
-    per_image = max(1, plan.F * plan.H_out * plan.W_out * dtype.itemsize)
-    return min(N, per_chunk * max(1, _CONV_POOL_GROUP_BYTES // (per_image * per_chunk))) if N else 1
-
-
 def conv_pool_forward_fast(x, w, b, conv_param, pool_param):
     """Convolution, then max pool of its output, in one pass over the batch.
 
@@ -693,7 +709,7 @@ def conv_pool_forward_fast(x, w, b, conv_param, pool_param):
     out = np.empty((N, plan.F, pool_plan.H_out, pool_plan.W_out), dtype=dtype)
     first_max = np.empty((N, plan.F, pool_plan.Hs, pool_plan.Ws), dtype=pool_plan.index_dtype)
     per_chunk = _conv_chunk_size(plan, N, dtype)
-    per_group = _conv_pool_group_size(plan, per_chunk, N, dtype)
+    per_group = _conv_group_size(plan, per_chunk, N, dtype)
 
     def make_lane():
         conv = _ConvForward(plan, per_chunk, w_rows, bias, dtype, own_output=False)
@@ -739,19 +755,16 @@ def conv_pool_backward_fast(dout, cache, need_dx=True):
         raise TypeError("cache must be the 3-tuple returned by conv_pool_forward_fast")
     dx = np.empty(x.shape, dtype=dtype) if need_dx else None
     per_chunk = _conv_chunk_size(plan, N, dtype)
-    new_conv = _conv_backward_lane(plan, x, w, dtype, per_chunk, need_dx)
+    per_group = _conv_group_size(plan, per_chunk, N, dtype)
+    new_conv = _conv_backward_lane(plan, x, w, dtype, per_chunk, per_group, need_dx)
 
     def make_lane():
-        conv, pool = new_conv(), _PoolBackward(pool_plan, per_chunk, dtype)
+        conv, pool = new_conv(), _PoolBackward(pool_plan, per_group, dtype)
+        return _conv_backward_groups(
+            conv, x, dx, per_chunk,
+            lambda start, stop: pool(dout[start:stop], first_max[start:stop], conv.grad(stop - start)))
 
-        def backward(start, stop):
-            pool(dout[start:stop], first_max[start:stop], conv.grad(stop - start))
-            conv(x[start:stop], dx[start:stop] if need_dx else None)
-
-        backward.lane = conv
-        return backward
-
-    lanes = run_chunks(N, per_chunk, make_lane, _conv_work(plan, N), ("conv pool backward", need_dx) + key)
+    lanes = run_chunks(N, per_group, make_lane, _conv_work(plan, N), ("conv pool backward", need_dx) + key)
     dw_rows = lanes[0].lane.dw_rows
     for other in lanes[1:]:
         dw_rows += other.lane.dw_rows

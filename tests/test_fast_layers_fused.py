@@ -64,13 +64,13 @@ def fused_ids(case):
     return f"x{'x'.join(map(str, x_shape))}-w{w_shape[0]}x{w_shape[2]}x{w_shape[3]}s{s}p{p}-pool{ph}x{pw}s{ps}"
 
 
-@pytest.mark.parametrize("group_bytes", [1, 1 << 13, fast_layers._CONV_POOL_GROUP_BYTES],
+@pytest.mark.parametrize("group_bytes", [1, 1 << 13, fast_layers._CONV_GROUP_BYTES],
                          ids=["one-chunk-groups", "small-groups", "default-groups"])
 @pytest.mark.parametrize("kind", ["random", "ties"])
 @pytest.mark.parametrize("case", FUSED_CASES, ids=[fused_ids(c) for c in FUSED_CASES])
 def test_fused_conv_pool_equals_the_two_layers(case, kind, group_bytes, monkeypatch):
     monkeypatch.setattr(fast_layers, "_CONV_CHUNK_BYTES", 1 << 12)  # several chunks per call
-    monkeypatch.setattr(fast_layers, "_CONV_POOL_GROUP_BYTES", group_bytes)  # chunks pooled at once
+    monkeypatch.setattr(fast_layers, "_CONV_GROUP_BYTES", group_bytes)  # images per group (pooled at once, dw summed alike)
     x_shape, w_shape, (s, p), (ph, pw, ps) = case
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + s + ph * ps)
     x = rng.standard_normal(x_shape)
