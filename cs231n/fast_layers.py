@@ -52,6 +52,7 @@ __all__ = [
 
 # Chunk sizes: bytes of patches and products (conv), of input (max pool) per chunk of images.
 _CONV_CHUNK_BYTES = 1 << 19
+_CONV_MIN_CHUNK_WORK = 1 << 22  # multiply-adds
 _POOL_CHUNK_BYTES = 1 << 20
 _CONV_GROUP_BYTES = 1 << 19  # convolution output per group of chunks (see _conv_group_size)
 # Below this many multiply-adds (conv) or input values (pool) threads cost more than they save.
@@ -234,9 +235,14 @@ class _ConvWorkspace:
 
 
 def _conv_chunk_size(plan, n, dtype):
-    """Images per chunk: as many as keep a chunk's patches and products near _CONV_CHUNK_BYTES."""
-    per_image = (plan.K * plan.plane + plan.F * plan.P) * dtype.itemsize
-    return max(1, min(n, _CONV_CHUNK_BYTES // max(1, per_image)))
+    """Images per chunk: as many as keep a chunk's patches and products near _CONV_CHUNK_BYTES;
+    for small images more, up to _CONV_MIN_CHUNK_WORK multiply-adds (a chunk's dozen numpy
+    calls would cost more than its arithmetic), but at most an eighth of the batch (so that the
+    lanes' buffers stay below the whole batch's im2col matrix) and four times the size."""
+    per_image = max(1, (plan.K * plan.plane + plan.F * plan.P) * dtype.itemsize)
+    by_size = _CONV_CHUNK_BYTES // per_image
+    by_work = min(-(-_CONV_MIN_CHUNK_WORK // max(1, plan.F * plan.K * plan.P)), 4 * by_size, n // 8)
+    return max(1, min(n, max(by_size, by_work)))
 
 
 def _conv_group_size(plan, per_chunk, N, dtype):

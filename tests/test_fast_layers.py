@@ -91,8 +91,11 @@ def conv_ids(case):
     return f"x{'x'.join(map(str, x_shape))}-w{'x'.join(map(str, w_shape))}-s{stride}p{pad}"
 
 
+@pytest.mark.parametrize("chunking", ["default", "by-size"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=[conv_ids(c) for c in CONV_CASES])
-def test_conv_matches_naive(case):
+def test_conv_matches_naive(case, chunking, monkeypatch):
+    if chunking == "by-size":  # no minimum of work per chunk: small images come in several chunks
+        monkeypatch.setattr(fast_layers, "_CONV_MIN_CHUNK_WORK", 1)
     x_shape, w_shape, stride, pad = case
     rng = np.random.default_rng(sum(x_shape) + 7 * sum(w_shape) + stride + 3 * pad)
     x = rng.standard_normal(x_shape)
@@ -634,21 +637,23 @@ def test_threads_do_not_change_results():
         assert rel_norm(a, c) < 1e-13  # same values in one thread (sums may group differently)
 
 
-def test_conv_never_builds_the_whole_im2col_matrix():
+@pytest.mark.parametrize("x_shape,w_shape,stride,pad,bound", [
+    ((128, 16, 16, 16), (16, 16, 3, 3), 1, 1, 0.5),  # the workspace: a few chunks, whatever N
+    ((100, 3, 31, 31), (25, 3, 3, 3), 2, 1, 1.0),    # small images: bigger chunks, still below
+])
+def test_conv_never_builds_the_whole_im2col_matrix(x_shape, w_shape, stride, pad, bound):
     rng = np.random.default_rng(12)
-    N, C, H, W, F = 32, 16, 16, 16, 16
-    x = rng.standard_normal((N, C, H, W))
-    w = rng.standard_normal((F, C, 3, 3))
-    b = rng.standard_normal(F)
-    dout = rng.standard_normal((N, F, H, W))
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    conv_param = {"stride": stride, "pad": pad}
+    dout = rng.standard_normal(conv_forward_fast(x, w, b, conv_param)[0].shape)
 
     def run():
-        _, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        _, cache = conv_forward_fast(x, w, b, conv_param)
         conv_backward_fast(dout, cache)
 
-    im2col_bytes = N * C * 9 * H * W * 8
-    results_bytes = (N * F * H * W + x.size + w.size + F) * 8  # out, dx, dw, db
-    assert peak_bytes(run) - results_bytes < 0.5 * im2col_bytes
+    im2col_bytes = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * dout.shape[2] * dout.shape[3] * 8
+    results_bytes = (dout.size + x.size + w.size + w.shape[0]) * 8  # out, dx, dw, db
+    assert peak_bytes(run) - results_bytes < bound * im2col_bytes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ def fused_ids(case):
 @pytest.mark.parametrize("case", FUSED_CASES, ids=[fused_ids(c) for c in FUSED_CASES])
 def test_fused_conv_pool_equals_the_two_layers(case, kind, group_bytes, monkeypatch):
     monkeypatch.setattr(fast_layers, "_CONV_CHUNK_BYTES", 1 << 12)  # several chunks per call
+    monkeypatch.setattr(fast_layers, "_CONV_MIN_CHUNK_WORK", 1)
     monkeypatch.setattr(fast_layers, "_CONV_GROUP_BYTES", group_bytes)  # images per group (pooled at once, dw summed alike)
     x_shape, w_shape, (s, p), (ph, pw, ps) = case
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + s + ph * ps)
@@ -150,7 +151,7 @@ def test_fused_errors_match_the_layers():
 
 def test_fused_never_stores_the_convolution_output():
     rng = np.random.default_rng(6)
-    N, C, H, F = 128, 8, 16, 32  # the workspace is a few groups of images, whatever N
+    N, C, H, F = 256, 8, 16, 32  # the workspace is a few groups of images, whatever N
     x, w, b = rng.standard_normal((N, C, H, H)), rng.standard_normal((F, C, 3, 3)), rng.standard_normal(F)
     dout = rng.standard_normal((N, F, H // 2, H // 2))
     conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
