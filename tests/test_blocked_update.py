@@ -6,7 +6,7 @@ import pytest
 from cs231n import _blocked_update, optim
 from cs231n.solver import Solver
 
-SHAPE = (700, 500)  # 350,000 elements: above MIN_SIZE, 5 full blocks and a partial one
+SHAPE = (1400, 500)  # 700,000 elements: above MIN_SIZE, 5 (float32) or 10 (float64) full blocks and a partial one
 
 
 def _random(shape, dtype, seed):
@@ -85,7 +85,7 @@ def test_arrays_that_do_not_qualify_are_declined(case):
     elif case == "dtype":
         dw = dw.astype(np.float64)
     elif case == "shape":
-        dw = dw.reshape(500, 700)
+        dw = dw.reshape(SHAPE[::-1])
     elif case == "wide rows":
         w, dw = w.reshape(1, -1), dw.reshape(1, -1)
     elif case == "strided":
