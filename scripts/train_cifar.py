@@ -16,14 +16,17 @@ hyperparameters (``from train_cifar import RECIPES`` with scripts/ on sys.path, 
 Results on this machine (real CIFAR-10, 49000 / 1000 validation images, float32, best
 validation accuracy; seeds 0, 1, 2, ... as given by --seed):
 
-    cnn_original   0.483 0.484 0.429 0.468 0.458 (seeds 0-4; mean 0.464); one epoch in 73.8 s
-                   on 2 cores (94.0 s minutes before with OPENBLAS_THREAD_TIMEOUT=28, OpenBLAS's
-                   default; ``import cs231n`` sets 4, see the README);
-                   drawing the minibatches without replacement (a permutation per epoch)
+    cnn_original   0.494 0.465 0.510 0.404 0.466 (seeds 0-4; mean 0.468); one epoch in 62-76 s
+                   on 2 cores, as the shared machine's speed drifts (94.0 s in an earlier
+                   version with OPENBLAS_THREAD_TIMEOUT=28, OpenBLAS's default; ``import
+                   cs231n`` sets 4, see the README). The float32 bits of a seeded run changed
+                   when the conv layers' lanes began to take groups of images (dw is summed in
+                   another order): the version before gave 0.483 0.484 0.429 0.468 0.458.
+                   Drawing the minibatches without replacement (a permutation per epoch)
                    instead gave 0.453 0.471 0.449 for seeds 0-2: the spread is seed variance
-    cnn_better     0.591 0.598 0.571 (seeds 0-2)
+    cnn_better     0.591 0.591 0.561 0.587 0.589 (seeds 0-4)
     fc_tuned       0.584 (seed 0; 0.573 after the last epoch)
-    cnn_overfit    train accuracy 1.00 (seed 0), 0.97 (seed 1)
+    cnn_overfit    train accuracy 0.99 0.97 0.99 0.90 0.94 (seeds 0-4)
 
 With 1000 validation images an accuracy has a standard error of about 1.6 points by itself.
 
