@@ -20,8 +20,8 @@ How they are fast:
 - Chunks run on as many lanes as numpy's BLAS may use threads (2 on a 2-core machine), either on
   one thread per lane (BLAS held to 1 thread meanwhile; see ``_threads``). Small problems stay in
   the calling thread; ``threadpoolctl.threadpool_limits(1)`` makes every call single-threaded.
-  Chunks go to lanes in a fixed pattern, so results do not depend on thread timing: the same
-  call gives the same bits every time (for a given thread count).
+  Chunks (or groups of whole chunks) go to lanes in a fixed pattern, so results do not depend
+  on thread timing: the same call gives the same bits every time (for a given thread count).
 - ``conv_pool_forward_fast`` / ``conv_pool_backward_fast`` fuse a convolution with the max pool
   after it (the sandwich layer ``conv_relu_pool_forward`` uses them): the forward pass pools a
   group of chunks (about 512 KiB of convolution output) while it is still in the CPU cache, and
@@ -196,7 +196,8 @@ class _ConvWorkspace:
                 for b in range(plan.Sb):
                     down, across = -(-(HH - a) // s), -(-(WW - b) // s)
                     row = (a * WW + b) * C  # tap (a, b), channel 0
-                    terms = _view(self.patch_buffer, guard + row * plan.plane, (images, C, plan.plane, down, across),
+                    terms = _view(self.patch_buffer, guard + row * plan.plane,
+                                  (images, C, plan.plane, down, across),
                                   (plan.K * plan.plane, plan.plane, 1,
                                    s * WW * C * plan.plane - plan.Ws, s * C * plan.plane - 1))
                     phase = _view(self.dbuffer, plan.tap_offset(a, b), (images, C, plan.plane),
@@ -243,6 +244,11 @@ def _conv_chunk_size(plan, n, dtype):
     by_size = _CONV_CHUNK_BYTES // per_image
     by_work = min(-(-_CONV_MIN_CHUNK_WORK // max(1, plan.F * plan.K * plan.P)), 4 * by_size, n // 8)
     return max(1, min(n, max(by_size, by_work)))
+
+
+def _chunks_of(start, stop, per_chunk):
+    """The (first, last) bounds of the chunks of images start..stop-1 (a group's chunks)."""
+    return [(first, min(first + per_chunk, stop)) for first in range(start, stop, per_chunk)]
 
 
 def _conv_group_size(plan, per_chunk, N, dtype):
@@ -371,14 +377,13 @@ def _conv_backward_lane(plan, x, w, dtype, per_chunk, per_group, need_dx):
     return lambda: _ConvBackward(plan, per_chunk, per_group, w_cols, dtype, clear_dcols, clear_junk, need_dx)
 
 
-def _conv_backward_groups(lane, x, dx, per_chunk, before=None):
-    """``group(start, stop)`` for run_chunks: optionally ``before(start, stop)`` (which fills
-    lane.grad), then the lane's backward pass over the group's chunks, in order."""
+def _conv_backward_groups(lane, x, dx, per_chunk, fill_grad):
+    """``group(start, stop)`` for run_chunks: ``fill_grad(start, stop)`` writes the group's
+    output gradient into lane.grad, then the lane's backward pass runs over the group's chunks,
+    in order."""
     def group(start, stop):
-        if before is not None:
-            before(start, stop)
-        for first in range(start, stop, per_chunk):  # the same chunks as the forward pass
-            last = min(first + per_chunk, stop)
+        fill_grad(start, stop)
+        for first, last in _chunks_of(start, stop, per_chunk):  # the forward pass's chunks
             lane(x[first:last], None if dx is None else dx[first:last], first - start)
 
     group.lane = lane
@@ -723,8 +728,7 @@ def conv_pool_forward_fast(x, w, b, conv_param, pool_param):
         convolved = np.empty((per_group, plan.F, plan.H_out, plan.W_out), dtype=dtype)
 
         def forward(start, stop):
-            for first in range(start, stop, per_chunk):  # the same chunks as conv_forward_fast
-                last = min(first + per_chunk, stop)
+            for first, last in _chunks_of(start, stop, per_chunk):  # conv_forward_fast's chunks
                 conv(x[first:last], convolved[first - start:last - start])
             pool(convolved[:stop - start], out[start:stop], first_max[start:stop])
 

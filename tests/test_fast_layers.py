@@ -134,10 +134,12 @@ def test_col2im_one_sum_per_phase_equals_tap_by_tap(dtype, monkeypatch):
             patch.setattr(fast_layers._ConvWorkspace, "one_sum_col2im", False)
             tap_by_tap = conv_backward_fast(dout, cache)[0]
         np.testing.assert_array_equal(one_sum, tap_by_tap, err_msg=conv_ids(case))
-    for x_shape, w_shape, stride, pad in COL2IM_TAP_BY_TAP:  # these cases do test the fallback
+    for x_shape, w_shape, stride, pad in CONV_CASES:  # both paths do run: every other case sums
         H_out, W_out = conv_out_size(*x_shape[2:], *w_shape[2:], stride, pad)
         plan = fast_layers._ConvPlan(x_shape, w_shape, stride, pad, H_out, W_out)
-        assert fast_layers._ConvWorkspace(plan, 1, np.dtype(dtype), backward=True).col2im_sums is None
+        work = fast_layers._ConvWorkspace(plan, 1, np.dtype(dtype), backward=True)
+        tap_by_tap = (x_shape, w_shape, stride, pad) in COL2IM_TAP_BY_TAP
+        assert (work.col2im_sums is None) == tap_by_tap, conv_ids((x_shape, w_shape, stride, pad))
 
 
 @pytest.mark.parametrize("x_shape,w_shape", [((0, 3, 5, 5), (4, 3, 3, 3)), ((2, 0, 5, 5), (4, 0, 3, 3)),
