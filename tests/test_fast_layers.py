@@ -448,7 +448,7 @@ def test_max_pool_nonfinite_upstream_gradient():
 
 @pytest.mark.parametrize("window,stride", [(2, 2), (3, 2)])
 def test_max_pool_nonfinite_upstream_gradient_across_chunks(window, stride, monkeypatch):
-    monkeypatch.setattr(fast_layers, "_POOL_CHUNK_BYTES", 1)  # one image per chunk
+    monkeypatch.setattr(fast_layers, "_POOL_CHUNK_VALUES", 1)  # one image per chunk
     if not naive_pool_routes_like_fast():
         pytest.skip(TIE_RULE)
     rng = np.random.default_rng(19)
@@ -537,9 +537,9 @@ def test_float32_work_buffers_are_float32(layer, monkeypatch):
     # Every float buffer and result of a float32 run is half the size of the float64 run's (only
     # the few boolean / uint8 masks are not), so the peaks compare as ~0.52-0.54; one float64
     # work buffer in the float32 run would push the ratio past 0.6. (One chunk of images for both
-    # dtypes, so that their chunking, set in bytes, is the same.)
+    # dtypes, so that their chunking is the same: conv chunks are set in bytes.)
     monkeypatch.setattr(fast_layers, "_CONV_CHUNK_BYTES", 1 << 30)
-    monkeypatch.setattr(fast_layers, "_POOL_CHUNK_BYTES", 1 << 30)
+    monkeypatch.setattr(fast_layers, "_POOL_CHUNK_VALUES", 1 << 30)
     make, run = (conv_inputs, conv_run) if layer == "conv" else (pool_inputs, pool_run)
     peaks = {}
     for dtype in (np.float32, np.float64):
