@@ -14,6 +14,12 @@ Each round gives a ratio ours / torch per case (below 1: ours faster); the table
 times over all rounds, the median ratio and the range of the per-round ratios, so that background
 load, which hits one round at a time, shows up as spread rather than as a biased figure.
 
+Each round also times, for the convolutions, the three matrix products of the forward and
+backward pass alone (out = W cols, dW = dout cols^T, dcols = W^T dout) on ready-made patch
+matrices of our chunks, on our lanes: no im2col, col2im, bias or copies. That is the least any
+im2col convolution costs with this BLAS; where it exceeds torch's whole forward + backward, no
+im2col layout can reach torch's speed with it (torch's CPU convolutions run oneDNN's kernels).
+
 It then prints, for our layers alone: the fast forward + backward under each execution plan
 (chunks on worker threads with BLAS at 1 thread each, or one thread driving BLAS's threads) next
 to the plan the layer picks; the naive forward + backward (the speedup of fast over naive); and
@@ -42,6 +48,7 @@ try:
     from cs231n import _threads  # noqa: E402
 except ImportError:  # an older package: no execution plans to compare
     _threads = None
+from cs231n import fast_layers  # noqa: E402
 from cs231n.fast_layers import (  # noqa: E402
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -93,7 +100,8 @@ def case_arrays(case):
 
 
 def ours(case):
-    """Our callables of one case: forward, forward + backward."""
+    """Our callables of one case: forward, forward + backward (and, for a convolution, its
+    matrix products alone: see ``products``)."""
     if case[0].startswith("conv"):
         x, w, b, dout = case_arrays(case)
         conv_param = {"stride": case[4], "pad": case[5]}
@@ -102,7 +110,7 @@ def ours(case):
             out, cache = conv_forward_fast(x, w, b, conv_param)
             conv_backward_fast(dout, cache)
 
-        return (lambda: conv_forward_fast(x, w, b, conv_param)), fwd_bwd
+        return (lambda: conv_forward_fast(x, w, b, conv_param)), fwd_bwd, products(case)
     x, dout = case_arrays(case)
     pool_param = {"pool_height": case[3], "pool_width": case[3], "stride": case[4]}
 
@@ -111,6 +119,43 @@ def ours(case):
         max_pool_backward_fast(dout, cache)
 
     return (lambda: max_pool_forward_fast(x, pool_param)), fwd_bwd
+
+
+def products(case):
+    """The three matrix products of the case's forward + backward pass, alone, in our chunks and
+    on our lanes (None without ``_threads``): out = W cols, dW = dout cols^T (per image, as ours),
+    dcols = W^T dout, on ready-made (m, K, P) patch matrices (P: our wide columns)."""
+    if _threads is None or not hasattr(fast_layers, "_conv_chunk_size"):
+        return None
+    x, w, _, dout = case_arrays(case)
+    N, F, H_out, W_out = dout.shape
+    plan = fast_layers._ConvPlan(x.shape, w.shape, case[4], case[5], H_out, W_out)
+    per_chunk, K, P, dtype = fast_layers._conv_chunk_size(plan, N, x.dtype), plan.K, plan.P, x.dtype
+    rng = np.random.default_rng(0)
+    w_rows = rng.standard_normal((F, K)).astype(dtype)
+    w_cols = np.ascontiguousarray(w_rows.T)
+    buffers = [(rng.standard_normal((per_chunk, K, P)).astype(dtype),  # cols
+                rng.standard_normal((per_chunk, F, P)).astype(dtype),  # dout, wide
+                np.empty((per_chunk, F, P), dtype), np.empty((per_chunk, F, K), dtype),
+                np.empty((per_chunk, K, P), dtype)) for _ in range(os.cpu_count() or 1)]
+
+    def call():
+        free = iter(buffers)  # one set per lane
+
+        def make_lane():
+            cols, grad, out, dw_parts, dcols = next(free)
+
+            def lane(start, stop):
+                m = stop - start
+                np.matmul(w_rows, cols[:m], out=out[:m])
+                np.matmul(grad[:m], cols[:m].transpose(0, 2, 1), out=dw_parts[:m])
+                np.matmul(w_cols, grad[:m], out=dcols[:m])
+
+            return lane
+
+        _threads.run_chunks(N, per_chunk, make_lane, True, ("products",) + tuple(case[:2]))
+
+    return call
 
 
 def theirs(case):
@@ -156,12 +201,10 @@ def median_time(function, calls, warmup=2):
 
 
 def time_round(make, cases, calls):
-    """One round: (forward, forward + backward) median seconds of every case, in order."""
-    results = []
-    for case in cases:
-        fwd, fwd_bwd = make(case)
-        results.append((median_time(fwd, calls), median_time(fwd_bwd, calls)))
-    return results
+    """One round: the median seconds of every case's callables (forward, forward + backward,
+    and our products where there are), case by case in order."""
+    return [tuple(median_time(function, calls) for function in make(case) if function is not None)
+            for case in cases]
 
 
 def torch_round(cases, calls, threads):
@@ -177,7 +220,7 @@ def plan_rows(cases, calls):
     if _threads is None:
         return rows
     for case in cases:
-        _, fwd_bwd = ours(case)
+        fwd_bwd = ours(case)[1]
         times = {}
         for plan in _threads.PLANS:
             with _threads.force_plan(plan):
@@ -193,7 +236,7 @@ def naive_speedups(cases, calls):
     """Median seconds of the naive forward + backward and of the fast one."""
     rows = []
     for case in cases:
-        _, fast = ours(case)
+        fast = ours(case)[1]
         if case[0].startswith("conv"):
             x, w, b, dout = case_arrays(case)
             conv_param = {"stride": case[4], "pad": case[5]}
@@ -254,7 +297,7 @@ def main():
             head += f"{'torch fwd':>11}{'fwd+bwd':>9}{'fwd ratio':>11}{'f+b ratio':>11}{'f+b ratio range':>17}"
         print(head)
         for i, case in enumerate(cases):
-            mine = np.array([r[i] for r in ours_rounds]) * 1e3  # (rounds, 2)
+            mine = np.array([r[i][:2] for r in ours_rounds]) * 1e3  # (rounds, 2)
             row = f"{label(case):<20}{np.median(mine[:, 0]):>8.2f}{np.median(mine[:, 1]):>9.2f}"
             if torch_rounds:
                 other = np.array([r[i] for r in torch_rounds]) * 1e3
@@ -263,6 +306,19 @@ def main():
                         f"{np.median(ratios[:, 0]):>11.2f}{np.median(ratios[:, 1]):>11.2f}"
                         f"{ratios[:, 1].min():>9.2f}-{ratios[:, 1].max():.2f}")
             print(row, flush=True)
+
+        if torch_rounds and len(ours_rounds[0][0]) == 3:
+            print("\nthe matrix products alone (forward, dW, dx) on ready-made patch matrices, in our chunks and"
+                  " lanes: the least\nany im2col convolution costs with this BLAS; medians over the rounds in ms,"
+                  " ratios per round")
+            print(f"{'case':<20}{'products':>9}{'ours f+b':>9}{'torch f+b':>11}{'products / torch':>18}"
+                  f"{'ours / products':>17}")
+            for i, case in enumerate(CONV_CASES):
+                mine = np.array([r[i] for r in ours_rounds]) * 1e3
+                other = np.array([r[i] for r in torch_rounds]) * 1e3
+                print(f"{label(case):<20}{np.median(mine[:, 2]):>9.2f}{np.median(mine[:, 1]):>9.2f}"
+                      f"{np.median(other[:, 1]):>11.2f}{np.median(mine[:, 2] / other[:, 1]):>18.2f}"
+                      f"{np.median(mine[:, 1] / mine[:, 2]):>17.2f}", flush=True)
 
         rows = plan_rows(CONV_CASES, calls)
         if rows:
