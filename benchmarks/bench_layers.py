@@ -45,10 +45,9 @@ from threadpoolctl import threadpool_limits
 from _env import describe_environment, load_line, parse_arguments  # benchmarks/ is on sys.path when run as a script
 
 try:
-    from cs231n import _threads  # noqa: E402
-except ImportError:  # an older package: no execution plans to compare
-    _threads = None
-from cs231n import fast_layers  # noqa: E402
+    from cs231n import _fast_conv, _threads  # noqa: E402
+except ImportError:  # an older package: no execution plans or products to compare
+    _fast_conv = _threads = None
 from cs231n.fast_layers import (  # noqa: E402
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -125,12 +124,12 @@ def products(case):
     """The three matrix products of the case's forward + backward pass, alone, in our chunks and
     on our lanes (None without ``_threads``): out = W cols, dW = dout cols^T (per image, as ours),
     dcols = W^T dout, on ready-made (m, K, P) patch matrices (P: our wide columns)."""
-    if _threads is None or not hasattr(fast_layers, "_conv_chunk_size"):
+    if _fast_conv is None:
         return None
     x, w, _, dout = case_arrays(case)
     N, F, H_out, W_out = dout.shape
-    plan = fast_layers._ConvPlan(x.shape, w.shape, case[4], case[5], H_out, W_out)
-    per_chunk, K, P, dtype = fast_layers._conv_chunk_size(plan, N, x.dtype), plan.K, plan.P, x.dtype
+    plan = _fast_conv.ConvPlan(x.shape, w.shape, case[4], case[5], H_out, W_out)
+    per_chunk, K, P, dtype = _fast_conv.conv_chunk_size(plan, N, x.dtype), plan.K, plan.P, x.dtype
     rng = np.random.default_rng(0)
     w_rows = rng.standard_normal((F, K)).astype(dtype)
     w_cols = np.ascontiguousarray(w_rows.T)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cs231n import _threads, fast_layers
+from cs231n import _fast_conv, _fast_pool, _threads
 from cs231n.fast_layers import (
     conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
 )
@@ -95,7 +95,7 @@ def conv_ids(case):
 @pytest.mark.parametrize("case", CONV_CASES, ids=[conv_ids(c) for c in CONV_CASES])
 def test_conv_matches_naive(case, chunking, monkeypatch):
     if chunking == "by-size":  # no minimum of work per chunk: small images come in several chunks
-        monkeypatch.setattr(fast_layers, "_CONV_MIN_CHUNK_WORK", 1)
+        monkeypatch.setattr(_fast_conv, "CONV_MIN_CHUNK_WORK", 1)
     x_shape, w_shape, stride, pad = case
     rng = np.random.default_rng(sum(x_shape) + 7 * sum(w_shape) + stride + 3 * pad)
     x = rng.standard_normal(x_shape)
@@ -131,13 +131,13 @@ def test_col2im_one_sum_per_phase_equals_tap_by_tap(dtype, monkeypatch):
         dout = rng.standard_normal(out.shape).astype(dtype)
         one_sum = conv_backward_fast(dout, cache)[0]
         with monkeypatch.context() as patch:
-            patch.setattr(fast_layers._ConvWorkspace, "one_sum_col2im", False)
+            patch.setattr(_fast_conv.ConvWorkspace, "one_sum_col2im", False)
             tap_by_tap = conv_backward_fast(dout, cache)[0]
         np.testing.assert_array_equal(one_sum, tap_by_tap, err_msg=conv_ids(case))
     for x_shape, w_shape, stride, pad in CONV_CASES:  # both paths do run: every other case sums
         H_out, W_out = conv_out_size(*x_shape[2:], *w_shape[2:], stride, pad)
-        plan = fast_layers._ConvPlan(x_shape, w_shape, stride, pad, H_out, W_out)
-        work = fast_layers._ConvWorkspace(plan, 1, np.dtype(dtype), backward=True)
+        plan = _fast_conv.ConvPlan(x_shape, w_shape, stride, pad, H_out, W_out)
+        work = _fast_conv.ConvWorkspace(plan, 1, np.dtype(dtype), backward=True)
         tap_by_tap = (x_shape, w_shape, stride, pad) in COL2IM_TAP_BY_TAP
         assert (work.col2im_sums is None) == tap_by_tap, conv_ids((x_shape, w_shape, stride, pad))
 
@@ -448,7 +448,7 @@ def test_max_pool_nonfinite_upstream_gradient():
 
 @pytest.mark.parametrize("window,stride", [(2, 2), (3, 2)])
 def test_max_pool_nonfinite_upstream_gradient_across_chunks(window, stride, monkeypatch):
-    monkeypatch.setattr(fast_layers, "_POOL_CHUNK_VALUES", 1)  # one image per chunk
+    monkeypatch.setattr(_fast_pool, "POOL_CHUNK_VALUES", 1)  # one image per chunk
     if not naive_pool_routes_like_fast():
         pytest.skip(TIE_RULE)
     rng = np.random.default_rng(19)
@@ -538,8 +538,8 @@ def test_float32_work_buffers_are_float32(layer, monkeypatch):
     # the few boolean / uint8 masks are not), so the peaks compare as ~0.52-0.54; one float64
     # work buffer in the float32 run would push the ratio past 0.6. (One chunk of images for both
     # dtypes, so that their chunking is the same: conv chunks are set in bytes.)
-    monkeypatch.setattr(fast_layers, "_CONV_CHUNK_BYTES", 1 << 30)
-    monkeypatch.setattr(fast_layers, "_POOL_CHUNK_VALUES", 1 << 30)
+    monkeypatch.setattr(_fast_conv, "CONV_CHUNK_BYTES", 1 << 30)
+    monkeypatch.setattr(_fast_pool, "POOL_CHUNK_VALUES", 1 << 30)
     make, run = (conv_inputs, conv_run) if layer == "conv" else (pool_inputs, pool_run)
     peaks = {}
     for dtype in (np.float32, np.float64):

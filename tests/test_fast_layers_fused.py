@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cs231n import _threads, fast_layers
+from cs231n import _fast_conv, _fast_pool, _threads
 from cs231n.fast_layers import (
     conv_backward_fast, conv_forward_fast, conv_pool_backward_fast, conv_pool_forward_fast,
     max_pool_backward_fast, max_pool_forward_fast,
@@ -64,14 +64,14 @@ def fused_ids(case):
     return f"x{'x'.join(map(str, x_shape))}-w{w_shape[0]}x{w_shape[2]}x{w_shape[3]}s{s}p{p}-pool{ph}x{pw}s{ps}"
 
 
-@pytest.mark.parametrize("group_bytes", [1, 1 << 13, fast_layers._CONV_GROUP_BYTES],
+@pytest.mark.parametrize("group_bytes", [1, 1 << 13, _fast_conv.CONV_GROUP_BYTES],
                          ids=["one-chunk-groups", "small-groups", "default-groups"])
 @pytest.mark.parametrize("kind", ["random", "ties"])
 @pytest.mark.parametrize("case", FUSED_CASES, ids=[fused_ids(c) for c in FUSED_CASES])
 def test_fused_conv_pool_equals_the_two_layers(case, kind, group_bytes, monkeypatch):
-    monkeypatch.setattr(fast_layers, "_CONV_CHUNK_BYTES", 1 << 12)  # several chunks per call
-    monkeypatch.setattr(fast_layers, "_CONV_MIN_CHUNK_WORK", 1)
-    monkeypatch.setattr(fast_layers, "_CONV_GROUP_BYTES", group_bytes)  # images per group (pooled at once, dw summed alike)
+    monkeypatch.setattr(_fast_conv, "CONV_CHUNK_BYTES", 1 << 12)  # several chunks per call
+    monkeypatch.setattr(_fast_conv, "CONV_MIN_CHUNK_WORK", 1)
+    monkeypatch.setattr(_fast_conv, "CONV_GROUP_BYTES", group_bytes)  # images per group (pooled at once, dw summed alike)
     x_shape, w_shape, (s, p), (ph, pw, ps) = case
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape) + s + ph * ps)
     x = rng.standard_normal(x_shape)
@@ -235,7 +235,7 @@ def test_the_plan_cache_keeps_the_faster_plan_per_key(monkeypatch, fake_times, t
     monkeypatch.setattr(_threads, "_next_plan", next_plan)
     monkeypatch.setattr(_threads.time, "perf_counter", perf_counter)
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((40, 16, 16, 16))
+    x = rng.standard_normal((128, 16, 16, 16))  # two chunks of 2**18 values: two lanes
     key = ("pool forward", x.shape, 2, 2, 2, x.dtype.str, 2)
     tried = []
     with threadpool_limits(limits=2, user_api="blas"), _threads.adaptive_plans():
@@ -338,9 +338,9 @@ def test_huge_strides_cost_no_time_or_memory():
     raised MemoryError (43.7 TiB). Planned as the input's size, they cost what stride 7 costs."""
     x = np.random.default_rng(11).standard_normal((2, 3, 5, 5))
     w = np.ones((4, 3, 3, 3))
-    plan = fast_layers._ConvPlan(x.shape, w.shape, 10**12, 1, 1, 1)
+    plan = _fast_conv.ConvPlan(x.shape, w.shape, 10**12, 1, 1, 1)
     assert plan.stride == 5 and plan.image <= 3 * 3 * 3 * 4 * 5  # Sa * Sb * C * plane values
-    pool_plan = fast_layers._PoolPlan(x.shape, 2, 2, 10**6, 1, 1)
+    pool_plan = _fast_pool.PoolPlan(x.shape, 2, 2, 10**6, 1, 1)
     assert pool_plan.stride == 4
 
     def run():
