@@ -268,6 +268,7 @@ class ConvBackward:
 
 
 def conv_setup(x, w, b, conv_param):
+    """The checked stride and pad, and the plan of a convolution of x by w."""
     stride, pad, H_out, W_out = conv_geometry(x, w, b, conv_param)
     plan = ConvPlan(x.shape, w.shape, stride, pad, H_out, W_out)
     return stride, pad, plan
@@ -279,6 +280,8 @@ def conv_work(plan, N):
 
 
 def conv_backward_setup(dout, cache, need_dx, name):
+    """The checked arrays of a backward pass: x, w, dout, stride, pad and the plan (``name``:
+    the forward function whose cache it takes, for the error messages)."""
     x, w, b, conv_param = unpack_cache(cache, 4, name)
     stride, pad, plan = conv_setup(x, w, b, conv_param)
     dout = float_array(dout, "dout")
@@ -288,6 +291,7 @@ def conv_backward_setup(dout, cache, need_dx, name):
 
 
 def conv_backward_lane(plan, x, w, dtype, per_chunk, per_group, need_dx):
+    """A factory of backward lanes for one call (x and w are checked for inf and nan once)."""
     w_cols = plan.weights(w, dtype).T  # (K, F)
     # Junk columns meet a zero gradient, which is exact unless a weight or an input is inf or
     # nan (0 * inf = nan); then they are zeroed explicitly.
