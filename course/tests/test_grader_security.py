@@ -3,6 +3,8 @@
 Every attack sits in a student region (where a submission's code goes) of the untouched
 release, whose honest score is 0: the grade must stay 0 and nothing may leak or survive. Tests
 of what only a sandbox can stop skip, naming the missing isolation, where no sandbox works.
+Where the grader runs as root, every test runs twice: at the root level and at the non-root
+("userns") level, started here with --map-root-user (see ``LEVELS``).
 """
 
 import hashlib
@@ -25,6 +27,17 @@ from course.tests.grader_helpers import REPO, attack, submission, tiny_checks
 LEVEL, REASON = sandbox.detect()
 needs_sandbox = pytest.mark.skipif(LEVEL == "none", reason=f"no sandbox here: {REASON}")
 Q1 = {"checks_dirs": [tiny_checks()], "timeout": 5.0}
+# Where the grader runs as root (CI, Gradescope) the non-root level ("userns": entered through a
+# user namespace, every capability dropped) can be started too, with --map-root-user: every
+# attack then runs against both, not only on the machines whose grader is not root.
+LEVELS = [LEVEL] + (["userns"] if LEVEL == "root" and sandbox._probe("userns")[0] == "userns" else [])
+
+
+@pytest.fixture(autouse=True, params=LEVELS)
+def isolation(request, monkeypatch):
+    """The sandbox level of this run of a test: the grader's Sandbox takes it from detect()."""
+    monkeypatch.setitem(sandbox._detected, "level", (request.param, REASON if request.param == LEVEL else ""))
+    return request.param
 
 
 def graded(tree, **kw):
@@ -95,7 +108,7 @@ def test_replacing_json_dumps_in_the_child_earns_nothing(tmp_path):
     assert result.earned == 0
 
 
-def test_the_grader_cs231n_cannot_be_loaded_through___path__(tmp_path):
+def test_the_grader_cs231n_cannot_be_loaded_through___path__(tmp_path, isolation):
     code = f'''
     import importlib, sys
     import cs231n
@@ -108,7 +121,8 @@ def test_the_grader_cs231n_cannot_be_loaded_through___path__(tmp_path):
     raise NotImplementedError("honest")
     '''
     result, messages = graded(attack(tmp_path, code))
-    if LEVEL != "none":
+    assert result.isolation == isolation
+    if isolation != "none":
         assert result.earned == 0, messages
         assert "cs231n-grade-" in result.cs231n and str(REPO) not in result.cs231n
     else:  # without a sandbox the instructor tree is readable: say so
@@ -206,7 +220,7 @@ def test_the_grader_stdout_cannot_be_written_through_proc(tmp_path, capfd):
     assert "ppid 0" in messages  # the grader's processes are not even visible (PID namespace)
 
 
-def test_limits_are_hard_and_cannot_be_raised(tmp_path):
+def test_limits_are_hard_and_cannot_be_raised(tmp_path, isolation):
     code = '''
     import resource
     got = {n: resource.getrlimit(getattr(resource, n)) for n in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC")}
@@ -223,7 +237,7 @@ def test_limits_are_hard_and_cannot_be_raised(tmp_path):
     assert limits["RLIMIT_AS"] == (3000 * 2 ** 20,) * 2
     assert limits["RLIMIT_CPU"][0] == limits["RLIMIT_CPU"][1] and limits["RLIMIT_CPU"][0] > 0
     assert limits["RLIMIT_FSIZE"][0] == limits["RLIMIT_FSIZE"][1] == 64 * 2 ** 20
-    if LEVEL == "root":
+    if isolation == "root":
         assert limits["RLIMIT_NPROC"] == (64, 64)
 
 
@@ -247,7 +261,7 @@ def test_memory_hog_and_big_files_fail_the_check_only(tmp_path):
 # Processes
 # ---------------------------------------------------------------------------------------------
 
-def test_a_double_forked_survivor_is_killed(tmp_path):
+def test_a_double_forked_survivor_is_killed(tmp_path, isolation):
     marker = f"survivor-{os.getpid()}-{time.monotonic_ns()}"
     code = f'''
     import os, subprocess, sys
@@ -261,7 +275,7 @@ def test_a_double_forked_survivor_is_killed(tmp_path):
     '''
     result, _ = graded(attack(tmp_path, code))
     assert result.earned == 0
-    if LEVEL == "none":
+    if isolation == "none":
         pytest.skip(f"without a PID namespace a setsid() survivor escapes the process group ({REASON})")
     assert not wait_gone(marker), "a process started by the student's code survived grading"
 
@@ -280,8 +294,9 @@ def sandbox_uids():
     return found
 
 
-@pytest.mark.skipif(LEVEL != "root", reason=f"RLIMIT_NPROC needs a uid of the sandbox's own (isolation: {LEVEL})")
-def test_process_count_is_bounded(tmp_path):
+def test_process_count_is_bounded(tmp_path, isolation):
+    if isolation != "root":
+        pytest.skip(f"RLIMIT_NPROC needs a uid of the sandbox's own (isolation: {isolation})")
     code = """
     import os, time
     started = 0
@@ -453,7 +468,9 @@ def test_encrypted_unsupported_symlinked_and_traversing_members_are_problems_not
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_interrupting_the_grader_kills_the_child_and_removes_temp_folders(tmp_path, sig):
+def test_interrupting_the_grader_kills_the_child_and_removes_temp_folders(tmp_path, sig, isolation):
+    if isolation != LEVEL:
+        pytest.skip(f"the grader's command line picks its own level ({LEVEL}), not {isolation}")
     marker = f"spinner-{sig.name}-{time.monotonic_ns()}"
     tree = attack(tmp_path / "t", f'''
     import subprocess, sys
