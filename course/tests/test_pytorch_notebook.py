@@ -128,13 +128,13 @@ def _cells():
 
 
 def test_notebook_markers_are_valid_and_leave_the_student_work_open():
-    from course import release
+    from course import edition
     solution_cells, answers = 0, 0
     for index, cell in enumerate(_cells()):
-        lines = release._cell_lines(cell)
-        begin, end = ((release.ANSWER_BEGIN, release.ANSWER_END) if cell["cell_type"] == "markdown"
-                      else (release.SOLUTION_BEGIN, release.SOLUTION_END))
-        regions, errors = release.find_regions(lines, begin, end, f"PyTorch.ipynb cell {index}")
+        lines = edition._cell_lines(cell)
+        begin, end = ((edition.ANSWER_BEGIN, edition.ANSWER_END) if cell["cell_type"] == "markdown"
+                      else (edition.SOLUTION_BEGIN, edition.SOLUTION_END))
+        regions, errors = edition.find_regions(lines, begin, end, f"PyTorch.ipynb cell {index}")
         assert not errors, errors
         if cell["cell_type"] == "markdown":
             answers += len(regions)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from course import release
+from course import edition
 from course.regions import STUDENT_BEGIN, STUDENT_END, RegionError, fill_regions, read_regions
 
 SOURCE = '''\
@@ -32,7 +32,7 @@ class Model:
 
 
 def released():
-    text, n = release.release_python(SOURCE, "cs231n/m.py")
+    text, n = edition.release_python(SOURCE, "cs231n/m.py")
     assert n == 3
     return text
 
@@ -95,12 +95,12 @@ def test_notebook_regions_are_numbered_in_cell_order():
     nb = {"cells": [
         {"cell_type": "markdown", "metadata": {}, "source": ["text"]},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": ["x = 1\n", f"{release.SOLUTION_BEGIN}\n", "y = 2\n", f"{release.SOLUTION_END}\n"]},
+         "source": ["x = 1\n", f"{edition.SOLUTION_BEGIN}\n", "y = 2\n", f"{edition.SOLUTION_END}\n"]},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": ["for i in range(2):\n", f"    {release.SOLUTION_BEGIN}\n", "    z = i\n",
-                    f"    {release.SOLUTION_END}\n", "print(z)"]},
+         "source": ["for i in range(2):\n", f"    {edition.SOLUTION_BEGIN}\n", "    z = i\n",
+                    f"    {edition.SOLUTION_END}\n", "print(z)"]},
     ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    text, n, _ = release.release_notebook(json.dumps(nb), "notebooks/A.ipynb")
+    text, n, _ = edition.release_notebook(json.dumps(nb), "notebooks/A.ipynb")
     assert n == 2
     regions = read_regions(text, "notebooks/A.ipynb")
     assert [(r.key, r.cell) for r in regions] == [("cell#1", 1), ("cell#2", 2)]

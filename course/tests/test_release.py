@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from course import release
+from course import edition, release
 from course.regions import STUDENT_BEGIN as START, STUDENT_END as STOP
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_NAMES = ("FullyConnectedNets", "BatchNormalization", "Dropout", "ConvolutionalNetworks")
 
-BEGIN, END = release.SOLUTION_BEGIN, release.SOLUTION_END
-ABEGIN, AEND = release.ANSWER_BEGIN, release.ANSWER_END
+BEGIN, END = edition.SOLUTION_BEGIN, edition.SOLUTION_END
+ABEGIN, AEND = edition.ANSWER_BEGIN, edition.ANSWER_END
 
 LAYERS = textwrap.dedent(f'''\
     """Fake layers."""
@@ -190,7 +190,7 @@ def test_released_notebook_is_cleared_and_answers_blanked(source, tmp_path):
         f'for i in range(2):\n    {START}\n    raise NotImplementedError("TODO: write the code of this cell")\n'
         f"    {STOP}\nprint('done')")
     assert "".join(nb["cells"][3]["source"]) == (
-        f"**Inline question 1:** why?\n\n{release.ANSWER_PLACEHOLDER}\n")
+        f"**Inline question 1:** why?\n\n{edition.ANSWER_PLACEHOLDER}\n")
     for secret in ("cell_secret", "answer_secret", "BEGIN", "END ANSWER"):
         assert secret not in text
     assert text.endswith("}\n") and text.startswith('{\n "cells": [')  # nbformat's own layout
@@ -379,12 +379,12 @@ def _source_regions():
             chunks = [("code", path.read_text().splitlines(keepends=True))]
         elif rel.endswith(".ipynb"):
             nb = json.loads(path.read_text())
-            chunks = [(c["cell_type"], release._cell_lines(c)) for c in nb["cells"]]
+            chunks = [(c["cell_type"], edition._cell_lines(c)) for c in nb["cells"]]
         else:
             continue
         for kind, lines in chunks:
             begin, end = (ABEGIN, AEND) if kind == "markdown" else (BEGIN, END)
-            regions, errors = release.find_regions(lines, begin, end, rel)
+            regions, errors = edition.find_regions(lines, begin, end, rel)
             assert not errors
             covered = set()
             for first, last in regions:
@@ -408,7 +408,7 @@ def test_real_release_has_no_marker_and_no_solution_line(real_release):
         text = path.read_bytes().decode("utf-8", errors="replace")
         if rel.endswith(".ipynb"):
             cells = json.loads(text)["cells"]
-            lines = [line.strip() for c in cells for line in release._cell_lines(c)]
+            lines = [line.strip() for c in cells for line in edition._cell_lines(c)]
             assert all(not c.get("outputs") and c.get("execution_count") is None
                        for c in cells if c["cell_type"] == "code"), f"{rel} keeps outputs"
         else:
@@ -693,4 +693,4 @@ def test_student_edition_of_a_file_replaces_it(tmp_path, capsys):
 
 def test_the_collector_looks_for_the_placeholder_the_release_writes():
     from cs231n import submission
-    assert submission.ANSWER_PLACEHOLDER == release.ANSWER_PLACEHOLDER
+    assert submission.ANSWER_PLACEHOLDER == edition.ANSWER_PLACEHOLDER
