@@ -150,7 +150,7 @@ def _visibility(v):
 
 
 def results_json(row, seconds):
-    """Gradescope's results.json (a dict) from a graded row (``course.batch.summarize``)."""
+    """Gradescope's results.json (a dict) from a graded row (``course.gradebook.summarize``)."""
     tests = []
     for n, c in enumerate(row["checks"], start=1):
         status = {"pass": "passed"}.get(c["status"], "failed")
@@ -177,7 +177,8 @@ def results_json(row, seconds):
 
 def run(root):
     """Grade ``root/submission`` into ``root/results/results.json``; always writes a result."""
-    from .batch import Batch, prepare, summarize
+    from .batch import Batch, prepare
+    from .gradebook import summarize
     root = Path(root)
     started = time.monotonic()
     results = root / "results"

@@ -171,7 +171,7 @@ def test_feedback_files_escape_student_text(graded, tmp_path):
     html_text = (out / "feedback" / "partial.html").read_text()
     row = graded["rows"]["partial"]
     assert "conv_backward_naive" in html_text and f"{row['total']} / {row['possible']}" in html_text
-    from course.batch import feedback_html, summarize
+    from course.gradebook import feedback_html, summarize
     row = summarize({"student": "x", "status": "graded", "problems": ["<script>alert(1)</script>"], "notes": [],
                      "checks": [{"id": "Q1.a", "title": "t", "part": "Q1", "points": 1, "earned": 0,
                                  "status": "fail", "message": "<img src=x onerror=alert(1)>"}],
@@ -187,7 +187,7 @@ def test_columns_and_csv_injection(graded):
     assert sum(float(c["points"]) for c in cols) == float(graded["rows"]["good"]["possible"])
     header = next(csv.reader(open(out / "gradebook.csv", newline="")))
     assert header[:3] == ["student", "status", "total"] and header[9:] == [c["column"] for c in cols]
-    from course.batch import _csv_safe
+    from course.gradebook import _csv_safe
     assert _csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _csv_safe("ok") == "ok"
 
 
@@ -305,7 +305,7 @@ def _reads(path, needle):
 
 
 def test_feedback_can_hide_hidden_checks():
-    from course.batch import feedback_html, summarize
+    from course.gradebook import feedback_html, summarize
     checks = [{"id": "Q1.a", "title": "public one", "part": "Q1", "points": 2, "earned": 2, "status": "pass",
                "message": "", "visibility": "visible"},
               {"id": "Q1.b", "title": "secret edge case", "part": "Q1", "points": 3, "earned": 0, "status": "fail",
@@ -332,7 +332,7 @@ def test_encrypted_or_unsupported_members_are_refused(tmp_path, field, value, wo
 
 
 def test_graded_notebook_items_get_columns(tmp_path):
-    from course.batch import summarize, write_outputs
+    from course.gradebook import summarize, write_outputs
     item = {"id": "FullyConnectedNets:fcnet_val", "title": "val", "notebook": "F", "ok": True, "message": "0.56",
             "value": 0.56, "points": 5.0, "graded": True, "earned": 5.0}
     flag = {**item, "id": "Dropout:ran", "ok": False, "points": 0, "graded": False, "earned": 0}

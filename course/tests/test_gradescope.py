@@ -125,7 +125,7 @@ def test_validate_catches_bad_documents():
 
 
 def test_results_json_from_a_row():
-    from course.batch import summarize
+    from course.gradebook import summarize
     row = summarize({"student": "submission", "status": "graded", "problems": ["cs231n/x.py: edits ignored"],
                      "notes": [], "checks": [
                          {"id": "Q1.a", "title": "a: by hand", "part": "Q1", "points": 2, "earned": 2, "status": "pass",
