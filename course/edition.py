@@ -35,8 +35,6 @@ EDITION_TAGS = (INSTRUCTOR_TAG, STUDENT_TAG)
 _MARKER_WORDS = r"(BEGIN|END)[\s_-]*(SOLUTION|ANSWER|INSTRUCTOR|STUDENT)S?\b"
 _LOOKALIKE = re.compile(r"^\s*(#+|//+|<!--|%+|;+|--|\*|\"\"\"|\'\'\')?\s*" + _MARKER_WORDS
                         + r"|<!--\s*" + _MARKER_WORDS + r"|" + _MARKER_WORDS + r"\s*-->", re.IGNORECASE)
-_SOLUTION_LOOKALIKE = _LOOKALIKE  # kept for callers of the previous name
-_ANSWER_LOOKALIKE = _LOOKALIKE
 _NBVAL_COMMENT = re.compile(r"^\s*#\s*NBVAL_[A-Z_]+\s*$")
 
 

@@ -45,12 +45,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .edition import ANSWER_PLACEHOLDER
 from .regions import STUDENT_BEGIN, STUDENT_END
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
              "ConvolutionalNetworks.ipynb", "PyTorch.ipynb")
-ANSWER_PLACEHOLDER = "*Your answer:* _fill this in_"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 
 # The figures the open-ended parts print, one row per item, with the floors the notebooks state.

@@ -63,7 +63,7 @@ PACKAGE_FILES = (
     "cs231n/classifiers/cnn.py",
 )
 REQUIRED = NOTEBOOKS + PACKAGE_FILES
-ANSWER_PLACEHOLDER = "*Your answer:* _fill this in_"  # what course/release.py puts in each answer
+ANSWER_PLACEHOLDER = "*Your answer:* _fill this in_"  # what the student release puts in each answer
 DEFAULT_ZIP = "a2.zip"
 DEFAULT_MAX_FILE_MB = 10.0
 
